@@ -1,0 +1,167 @@
+"""The verdict file: an in-toto Statement v1 with the test-result predicate.
+
+Standard consumers read ``predicate.result`` and the test lists; the plugin's
+own data lives under the ``deployability`` extension key. The file is written
+atomically: a reader sees the previous file or the whole new one, never half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .redact import Redactor
+from .targets import Target
+from .verdict import CheckResult, Outcome, Verdict
+
+__all__ = [
+    "PREDICATE_TYPE",
+    "SCHEMA_VERSION",
+    "STATEMENT_TYPE",
+    "RunInfo",
+    "format_time",
+    "to_statement",
+    "write_atomic",
+]
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance of a run: what was tested, where, and when."""
+
+    subject: str
+    target: Target
+    started_on: datetime
+    finished_on: datetime
+    version: str | None = None
+    commit: str | None = None
+
+
+def format_time(moment: datetime) -> str:
+    """An RFC 3339 UTC timestamp with a ``Z``, as in-toto predicates use."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _subject(info: RunInfo) -> dict[str, Any]:
+    if info.commit:
+        return {"name": info.subject, "digest": {"gitCommit": info.commit}}
+    # in-toto requires a digest; without a commit we can only name what we tested.
+    identity = f"{info.subject}@{info.version or 'unknown'}"
+    return {
+        "name": info.subject,
+        "digest": {"sha256": hashlib.sha256(identity.encode()).hexdigest()},
+        "annotations": {"digestOf": identity},
+    }
+
+
+def _configuration(target: Target) -> dict[str, Any]:
+    annotations = {"deployTarget": target.name}
+    if target.source is not None and target.source_sha256 is not None:
+        return {
+            "name": Path(target.source).name,
+            "digest": {"sha256": target.source_sha256},
+            "annotations": annotations,
+        }
+    return {"name": "--deploy-target", "uri": target.base_url or target.name,
+            "annotations": annotations}
+
+
+def _check(check: CheckResult) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "category": check.category,
+        "blocking": check.blocking,
+        "outcome": check.outcome.value,
+        "attempts": check.attempts,
+        "durationMs": check.duration_ms,
+        "message": check.message,
+    }
+
+
+def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
+    """The verdict as an in-toto Statement, with every secret redacted."""
+    redact = Redactor(info.target.secrets)
+    warned = {check.id for check in verdict.warned}
+    passed = [c.id for c in verdict.checks if c.outcome is Outcome.PASSED and c.id not in warned]
+    failed = [
+        c.id
+        for c in verdict.checks
+        if c.blocking and c.outcome in (Outcome.FAILED, Outcome.ERROR)
+    ]
+    summary = {
+        "passed": verdict.count(Outcome.PASSED),
+        "failed": verdict.count(Outcome.FAILED),
+        "errors": verdict.count(Outcome.ERROR),
+        "skipped": verdict.count(Outcome.SKIPPED),
+        "refused": verdict.count(Outcome.REFUSED),
+        "notApplicable": verdict.count(Outcome.NOT_APPLICABLE),
+        "notRun": verdict.count(Outcome.NOT_RUN),
+    }
+    target = info.target
+    statement: dict[str, Any] = {
+        "_type": STATEMENT_TYPE,
+        "subject": [_subject(info)],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "result": verdict.decision.result,
+            "configuration": [_configuration(target)],
+            "passedTests": passed,
+            "warnedTests": sorted(warned, key=[c.id for c in verdict.checks].index),
+            "failedTests": failed,
+            "deployability": {
+                "schemaVersion": SCHEMA_VERSION,
+                "verdict": verdict.decision.value,
+                "reasons": list(verdict.reasons),
+                "target": {
+                    "name": target.name,
+                    "uri": target.base_url,
+                    "protected": target.protected,
+                },
+                "version": info.version,
+                "startedOn": format_time(info.started_on),
+                "finishedOn": format_time(info.finished_on),
+                "summary": summary,
+                "checks": [_check(check) for check in verdict.checks],
+            },
+        },
+    }
+    redacted: dict[str, Any] = redact.value(statement)
+    return redacted
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one.
+
+    The text goes to a temporary file in the same directory, is flushed to disk,
+    and then renamed over ``path``; on any error the temporary file is removed
+    and the old file is left as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def dump(statement: Mapping[str, Any]) -> str:
+    """The verdict file's text: indented JSON with a final newline."""
+    return json.dumps(statement, indent=2, ensure_ascii=False) + "\n"

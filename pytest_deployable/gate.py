@@ -1,0 +1,460 @@
+"""The deployability gate: read a verdict file and decide whether a pipeline may go on.
+
+This module is plain Python with no pytest in it. :func:`read_verdict` trusts
+nothing in the file: it checks the shape, the schema version and that the
+verdict agrees with ``result`` and with the checks it lists. :func:`evaluate`
+then applies the gate's rules, in this order, and the first that fails decides:
+
+1. the file is a well-formed verdict, and ``finishedOn`` is not in the future;
+2. it is for the target and the version asked for, where given;
+3. it is not older than ``--max-age``, measured from ``finishedOn``;
+4. its verdict lets the pipeline proceed.
+
+Exit codes of ``deployable gate``:
+
+==  =====================================================================
+0   deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
+1   NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
+2   usage error: bad command-line arguments
+3   the file is missing, unreadable or not a trustworthy verdict (truncated,
+    not JSON, wrong shape, newer schema, inconsistent, finished in the future)
+4   the verdict is for another target or another version
+5   the verdict is older than --max-age
+6   INCONCLUSIVE
+==  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
+from .verdict import CheckResult, Decision, Outcome, decide
+
+__all__ = [
+    "CLOCK_SKEW",
+    "EXIT_BAD_FILE",
+    "EXIT_DEPLOYABLE",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_MISMATCH",
+    "EXIT_NOT_DEPLOYABLE",
+    "EXIT_STALE",
+    "EXIT_USAGE",
+    "GateResult",
+    "VerdictFileError",
+    "check_statement",
+    "evaluate",
+    "format_duration",
+    "gate_file",
+    "parse_duration",
+    "parse_time",
+    "read_verdict",
+]
+
+EXIT_DEPLOYABLE = 0
+EXIT_NOT_DEPLOYABLE = 1
+EXIT_USAGE = 2
+EXIT_BAD_FILE = 3
+EXIT_MISMATCH = 4
+EXIT_STALE = 5
+EXIT_INCONCLUSIVE = 6
+
+#: How far in the future ``finishedOn`` may be (clock skew between machines)
+#: before the verdict is not trusted.
+CLOCK_SKEW = timedelta(minutes=5)
+
+_TIME_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
+)
+_DURATION_RE = re.compile(
+    r"(?:(?P<d>[0-9]+(?:\.[0-9]+)?)d)? *(?:(?P<h>[0-9]+(?:\.[0-9]+)?)h)? *"
+    r"(?:(?P<m>[0-9]+(?:\.[0-9]+)?)m)? *(?:(?P<s>[0-9]+(?:\.[0-9]+)?)s)?"
+)
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_SUMMARY_KEYS = {
+    "passed": Outcome.PASSED,
+    "failed": Outcome.FAILED,
+    "errors": Outcome.ERROR,
+    "skipped": Outcome.SKIPPED,
+    "refused": Outcome.REFUSED,
+    "notApplicable": Outcome.NOT_APPLICABLE,
+    "notRun": Outcome.NOT_RUN,
+}
+_VERDICTS = tuple(decision.value for decision in Decision)
+_OUTCOMES = tuple(outcome.value for outcome in Outcome)
+
+
+class VerdictFileError(Exception):
+    """A verdict file that cannot be trusted; its message is one line for the user."""
+
+
+class _Refused(ValueError):
+    """Raised from the JSON parser's hooks for input that strict JSON does not allow."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``45``, ``90s``, ``30m``, ``2h``, ``1d`` or ``1h30m``."""
+    stripped = text.strip()
+    seconds: float | None = None
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", stripped):
+        seconds = float(stripped)
+    else:
+        match = _DURATION_RE.fullmatch(stripped)
+        if match and any(match.groupdict().values()):
+            seconds = sum(
+                float(amount) * _UNITS[unit]
+                for unit, amount in match.groupdict().items()
+                if amount is not None
+            )
+    if seconds is None or not math.isfinite(seconds):
+        raise ValueError(
+            f"invalid duration {text!r}: use a number of seconds (45) or amounts with the "
+            "units d, h, m, s in that order, such as 90s, 30m, 2h, 1d or 1h30m"
+        )
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for a person, in its two largest units: ``41s``, ``1m 30s``, ``2h 3m``."""
+    whole = max(0, int(seconds))
+    parts = []
+    for unit, size in _UNITS.items():
+        amount, whole = divmod(whole, size)
+        if amount or parts:
+            parts.append(f"{amount}{unit}")
+    shown = [part for part in parts[:2] if not part.startswith("0")]
+    return " ".join(shown) or "0s"
+
+
+def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 UTC timestamp ending in ``Z`` as an aware datetime, or None if it is not one."""
+    match = _TIME_RE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    micro = int((match.group(7) or "0").ljust(6, "0")[:6])
+    try:
+        return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _shown(value: Any) -> str:
+    """A short, one-line, printable description of a JSON value for an error message."""
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "an array"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped, so that a file cannot forge output lines."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+#: What a field must be: the words an error shows, and the test.
+_Kind = tuple[str, Callable[[Any], bool]]
+_STR: _Kind = ("a string", lambda v: isinstance(v, str))
+_OPTIONAL_STR: _Kind = ("a string or null", lambda v: v is None or isinstance(v, str))
+_BOOL: _Kind = ("true or false", lambda v: isinstance(v, bool))
+_COUNT: _Kind = ("a whole number", lambda v: type(v) is int and v >= 0)
+_OBJECT: _Kind = ("an object", lambda v: isinstance(v, dict))
+_STRINGS: _Kind = ("an array of strings",
+                   lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+_TIME: _Kind = ("an RFC 3339 UTC timestamp such as 2026-01-01T12:00:00Z",
+                lambda v: isinstance(v, str) and parse_time(v) is not None)
+_EDITED = "inconsistent verdict file (edited or corrupt)"
+
+
+def _field(obj: Mapping[str, Any], where: str, key: str, kind: _Kind,
+           optional: bool = False) -> Any:
+    """``obj[key]`` if it is of ``kind``; VerdictFileError naming ``where.key`` if not."""
+    name = f"{where}.{key}" if where else key
+    if key not in obj:
+        if optional:
+            return None
+        raise VerdictFileError(f"not a verdict file: {name} is missing")
+    if not kind[1](obj[key]):
+        raise VerdictFileError(
+            f"not a verdict file: {name} must be {kind[0]}, not {_shown(obj[key])}"
+        )
+    return obj[key]
+
+
+def _check_schema(data: Mapping[str, Any]) -> None:
+    version = _field(data, "predicate.deployability", "schemaVersion", _STR)
+    if version == SCHEMA_VERSION:
+        return
+    newer = (len(version), version) > (len(SCHEMA_VERSION), SCHEMA_VERSION)
+    if re.fullmatch(r"[1-9][0-9]*", version) and newer:
+        shown = version if len(version) <= 12 else version[:9] + "..."
+        raise VerdictFileError(
+            f"written by a newer pytest-deployable, schema {shown}; this one reads "
+            f"{SCHEMA_VERSION}: upgrade pytest-deployable to read it"
+        )
+    raise VerdictFileError(
+        f"not a verdict file: unknown schemaVersion {_shown(version)}; this one reads "
+        f"{SCHEMA_VERSION}"
+    )
+
+
+def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
+    checks = _field(data, "predicate.deployability", "checks", ("an array", _is_list))
+    outcome: _Kind = (f"one of {', '.join(_OUTCOMES)}", lambda v: v in _OUTCOMES)
+    results = []
+    for index, check in enumerate(checks):
+        at = f"predicate.deployability.checks[{index}]"
+        if not isinstance(check, dict):
+            raise VerdictFileError(f"not a verdict file: {at} must be an object")
+        results.append(CheckResult(
+            id=_field(check, at, "id", _STR),
+            category=_field(check, at, "category", _STR),
+            blocking=_field(check, at, "blocking", _BOOL),
+            outcome=Outcome(_field(check, at, "outcome", outcome)),
+            attempts=_field(check, at, "attempts", _COUNT),
+        ))
+        _field(check, at, "durationMs", _COUNT, optional=True)
+        _field(check, at, "message", _OPTIONAL_STR, optional=True)
+    return results
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
+    for key, outcome in _SUMMARY_KEYS.items():
+        counted = sum(1 for check in checks if check.outcome is outcome)
+        if data["summary"][key] != counted:
+            raise VerdictFileError(
+                f"{_EDITED}: summary.{key} is {data['summary'][key]} but {counted} checks "
+                f"are {outcome.value}"
+            )
+    # The rules only ever make a verdict worse than its checks alone (run facts
+    # and hooks add severity), so a verdict better than its checks was edited.
+    verdict = Decision(data["verdict"])
+    floor = decide(checks)
+    if verdict.severity < floor.decision.severity:
+        reason = f" ({_one_line(floor.reasons[0])})" if floor.reasons else ""
+        raise VerdictFileError(
+            f"{_EDITED}: the verdict is {verdict.value} but its checks make it at best "
+            f"{floor.decision.value}{reason}"
+        )
+    started, finished = parse_time(data["startedOn"]), parse_time(data["finishedOn"])
+    if started is not None and finished is not None and finished < started:
+        raise VerdictFileError(f"{_EDITED}: finishedOn is before startedOn")
+
+
+def check_statement(data: Any) -> dict[str, Any]:
+    """``data`` if it is a well-formed, self-consistent verdict statement; else VerdictFileError."""
+    if not isinstance(data, dict):
+        raise VerdictFileError(f"not a verdict file: expected a JSON object, found {_shown(data)}")
+    _field(data, "", "_type", (repr(STATEMENT_TYPE), lambda v: v == STATEMENT_TYPE))
+    _field(data, "", "predicateType", (repr(PREDICATE_TYPE), lambda v: v == PREDICATE_TYPE))
+    predicate = _field(data, "", "predicate", _OBJECT)
+    if "deployability" not in predicate:
+        raise VerdictFileError(
+            "not a verdict file: it has no predicate.deployability, so pytest-deployable did "
+            "not write it"
+        )
+    ours = _field(predicate, "predicate", "deployability", _OBJECT)
+    _check_schema(ours)
+
+    subjects = _field(data, "", "subject", ("a non-empty array", lambda v: _is_list(v) and v))
+    for index, subject in enumerate(subjects):
+        at = f"subject[{index}]"
+        if not isinstance(subject, dict):
+            raise VerdictFileError(f"not a verdict file: {at} must be an object")
+        _field(subject, at, "name", _STR)
+        _field(subject, at, "digest", ("an object of strings", lambda v: isinstance(v, dict)
+                                       and all(isinstance(x, str) for x in v.values())))
+
+    where = "predicate.deployability"
+    verdict = Decision(_field(ours, where, "verdict", (f"one of {', '.join(_VERDICTS)}",
+                                                       lambda v: v in _VERDICTS)))
+    result = _field(predicate, "predicate", "result", ("PASSED, WARNED or FAILED",
+                                                      lambda v: v in ("PASSED", "WARNED", "FAILED")))
+    if result != verdict.result:
+        raise VerdictFileError(
+            f"{_EDITED}: predicate.result is {result} but the verdict is {verdict.value}, "
+            f"which is {verdict.result}"
+        )
+    _field(ours, where, "reasons", _STRINGS)
+    target = _field(ours, where, "target", _OBJECT)
+    _field(target, f"{where}.target", "name", _STR)
+    _field(target, f"{where}.target", "uri", _OPTIONAL_STR, optional=True)
+    _field(target, f"{where}.target", "protected", _BOOL, optional=True)
+    _field(ours, where, "version", _OPTIONAL_STR)
+    _field(ours, where, "startedOn", _TIME)
+    _field(ours, where, "finishedOn", _TIME)
+    summary = _field(ours, where, "summary", _OBJECT)
+    for key in (*_SUMMARY_KEYS, *summary):
+        _field(summary, f"{where}.summary", key, _COUNT)
+    _check_consistency(ours, _check_checks(ours))
+    return data
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins, so a file that has them
+    # could say DEPLOYABLE to one reader and NOT_DEPLOYABLE to another.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Refused(f"the key {_shown(key)} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON value")
+
+
+def read_verdict(path: Path) -> dict[str, Any]:
+    """The statement in a verdict file, checked; VerdictFileError naming the file if it is bad."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise VerdictFileError(f"{path}: verdict file not found") from None
+    except IsADirectoryError:
+        raise VerdictFileError(f"{path}: is a directory, not a verdict file") from None
+    except OSError as exc:
+        raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerdictFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise VerdictFileError(f"{path}: the verdict file is empty")
+    try:
+        data = json.loads(
+            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
+        )
+    except _Refused as exc:
+        raise VerdictFileError(f"{path}: not a verdict file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        if exc.pos >= len(text.rstrip()):
+            raise VerdictFileError(f"{path}: truncated: the JSON ends early ({where})") from None
+        raise VerdictFileError(f"{path}: not JSON: {exc.msg} at {where}") from None
+    except (ValueError, RecursionError) as exc:
+        raise VerdictFileError(f"{path}: not JSON: {_one_line(str(exc))}") from None
+    try:
+        return check_statement(data)
+    except VerdictFileError as exc:
+        raise VerdictFileError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What the gate decided: an exit code, one line saying why, and what the verdict was."""
+
+    exit_code: int
+    message: str
+    verdict: str | None = None
+    target: str | None = None
+    version: str | None = None
+    age: float | None = None
+    """Seconds since the verdict's run finished, or None when the file was not read."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the pipeline may proceed."""
+        return self.exit_code == EXIT_DEPLOYABLE
+
+
+def evaluate(
+    statement: Mapping[str, Any],
+    *,
+    target: str | None,
+    version: str | None,
+    max_age: float | None,
+    strict: bool,
+    now: datetime,
+    source: str = "the verdict",
+) -> GateResult:
+    """Apply the gate's rules to a statement; ``source`` names the file in messages."""
+    if now.tzinfo is None:
+        raise ValueError("evaluate() needs an aware datetime for now")
+    try:
+        check_statement(statement)
+    except VerdictFileError as exc:
+        return GateResult(EXIT_BAD_FILE, f"{source}: {exc}")
+    ours = statement["predicate"]["deployability"]
+    finished = parse_time(ours["finishedOn"])
+    assert finished is not None  # check_statement made sure
+    age = (now - finished).total_seconds()
+    decision = Decision(ours["verdict"])
+    found = ours["target"]["name"]
+    found_version = ours["version"]
+
+    def result(code: int, message: str) -> GateResult:
+        return GateResult(code, message, decision.value, found, found_version, max(age, 0.0))
+
+    if -age > CLOCK_SKEW.total_seconds():
+        return result(EXIT_BAD_FILE, (
+            f"{source} finished {format_duration(-age)} in the future "
+            f"({ours['finishedOn']}); not trusted: check the clocks"
+        ))
+    if target is not None and found != target:
+        return result(EXIT_MISMATCH, f"{source} is for target {found!r}, not {target!r}")
+    if version is not None and found_version != version:
+        if found_version is None:
+            return result(EXIT_MISMATCH, f"{source} records no version, not {version!r}")
+        return result(EXIT_MISMATCH, f"{source} is for version {found_version!r}, not {version!r}")
+    if max_age is not None and age > max_age:
+        return result(EXIT_STALE, (
+            f"{source} is {format_duration(age)} old, older than --max-age "
+            f"{format_duration(max_age)}"
+        ))
+
+    reasons = [_one_line(reason) for reason in ours["reasons"]]
+    why = reasons[0] if reasons else "no reason recorded"
+    if len(reasons) > 1:
+        why += f" (and {len(reasons) - 1} more)"
+    if decision is Decision.NOT_DEPLOYABLE:
+        return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}: {why}")
+    if decision is Decision.INCONCLUSIVE:
+        return result(EXIT_INCONCLUSIVE, f"{decision.value}: {why}")
+    if decision is Decision.DEPLOYABLE_WITH_WARNINGS and strict:
+        return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, and --strict allows no warning: {why}")
+    subject = statement["subject"][0]["name"]
+    what = " ".join(_one_line(part) for part in (subject, found_version) if part)
+    message = (
+        f"{decision.value} — {what} on {_one_line(found)} "
+        f"(verdict {format_duration(age)} old)"
+    )
+    if decision is Decision.DEPLOYABLE_WITH_WARNINGS:
+        message += f"; warning: {why}"
+    return result(EXIT_DEPLOYABLE, message)
+
+
+def gate_file(
+    path: Path,
+    *,
+    target: str | None = None,
+    version: str | None = None,
+    max_age: float | None = None,
+    strict: bool = False,
+    now: datetime | None = None,
+) -> GateResult:
+    """Read a verdict file and apply the gate's rules to it; never raises for a bad file."""
+    try:
+        statement = read_verdict(path)
+    except VerdictFileError as exc:
+        return GateResult(EXIT_BAD_FILE, str(exc))
+    return evaluate(
+        statement,
+        target=target,
+        version=version,
+        max_age=max_age,
+        strict=strict,
+        now=now or datetime.now(timezone.utc),
+        source=str(path),
+    )

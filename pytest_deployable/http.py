@@ -1,0 +1,115 @@
+"""The ``http`` fixture's session: requests bound to a target, safe against production."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .redact import Redactor
+from .targets import Target
+
+__all__ = ["UNSAFE_METHODS", "RefusedRequest", "TargetSession"]
+
+#: Methods that change state; a protected target refuses them by default.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class RefusedRequest(Exception):
+    """A state-changing request to a protected target that the check was not allowed to make."""
+
+
+class TargetSession(requests.Session):
+    """A ``requests.Session`` bound to one target.
+
+    Relative URLs are joined to the target's ``base_url`` (``"/health"`` on
+    ``https://shop.example/api`` is ``https://shop.example/api/health``), the
+    target's headers are sent, every request has the target's timeout, and
+    idempotent requests are retried on connection errors and 502/503/504.
+    On a protected target, POST/PUT/PATCH/DELETE raise :class:`RefusedRequest`
+    before anything is sent, unless ``allow_unsafe()`` says the running check
+    may change state.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        allow_unsafe: Callable[[], bool] = lambda: False,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self._allow_unsafe = allow_unsafe
+        self._redact = Redactor(target.secrets)
+        self.headers.update(target.headers)
+        retry = Retry(
+            total=target.retries,
+            connect=target.retries,
+            read=0,  # a read timeout is not retried: it would multiply the wait
+            status=target.retries,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=_IDEMPOTENT,
+            backoff_factor=0.2,
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def url_for(self, url: str) -> str:
+        """The absolute URL a request for ``url`` goes to."""
+        if urlsplit(url).scheme or not self.target.base_url:
+            return url
+        return self.target.base_url.rstrip("/") + "/" + url.lstrip("/")
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request to the target; see the class docstring for what is added."""
+        verb = (method.decode() if isinstance(method, bytes) else method).upper()
+        full = self.url_for(url.decode() if isinstance(url, bytes) else url)
+        if verb in UNSAFE_METHODS and self.target.protected and not self._allow_unsafe():
+            raise RefusedRequest(
+                self._redact(
+                    f"refused {verb} {full}: target {self.target.name!r} is protected; "
+                    "mark the check @pytest.mark.destructive and run with --allow-destructive "
+                    "to let it change state"
+                )
+            )
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.target.timeout
+        try:
+            return super().request(verb, full, *args, **kwargs)
+        except requests.Timeout as exc:
+            raise type(exc)(
+                self._redact(
+                    f"{verb} {full}: no answer from target {self.target.name!r} within "
+                    f"{kwargs['timeout']}s"
+                ),
+                request=exc.request,
+            ) from None
+        except requests.ConnectionError as exc:
+            raise type(exc)(
+                self._redact(f"{verb} {full}: cannot reach target {self.target.name!r}: {exc}"),
+                request=exc.request,
+            ) from None
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest,
+                     response: requests.Response) -> None:
+        """Drop the target's headers when a redirect leaves the target's host.
+
+        requests strips only ``Authorization`` on such a redirect; a target's
+        custom secret headers (``X-Api-Key``) must not follow it either.
+        """
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        original = urlsplit(response.request.url or "")
+        redirect = urlsplit(prepared_request.url or "")
+        if (original.hostname, original.port) != (redirect.hostname, redirect.port):
+            for name in self.target.headers:
+                prepared_request.headers.pop(name, None)

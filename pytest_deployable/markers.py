@@ -1,0 +1,122 @@
+"""Markers: which tests are deployment checks, and how each one counts in the verdict."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from .verdict import CATEGORIES
+
+__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify"]
+
+
+class MarkerError(Exception):
+    """A marker used with arguments it does not take; the message is one line for the user."""
+
+
+def _category(*, blocking: bool = True) -> bool:
+    if not isinstance(blocking, bool):
+        raise TypeError(f"blocking must be True or False, not {blocking!r}")
+    return blocking
+
+
+def _destructive() -> None:
+    return None
+
+
+def _only_targets(*names: str) -> tuple[str, ...]:
+    if not names:
+        raise TypeError("needs at least one target name, e.g. only_targets('staging')")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"target names are strings, not {name!r}")
+    return names
+
+
+#: Each marker with the signature users see in ``pytest --markers``.
+MARKERS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "smoke": (
+        "smoke(blocking=True): fast, critical-path deployment check; runs first. "
+        "blocking=False makes it advisory (its failure warns, does not block).",
+        _category,
+    ),
+    "contract": (
+        "contract(blocking=True): the deployed interface matches what its consumers rely on.",
+        _category,
+    ),
+    "post_deploy": (
+        "post_deploy(blocking=True): verification after a release.",
+        _category,
+    ),
+    "destructive": (
+        "destructive: the check changes state on the target; on a protected target it runs "
+        "only with --allow-destructive, else it is refused.",
+        _destructive,
+    ),
+    "only_targets": (
+        "only_targets(*names): the check applies to these deploy targets only; elsewhere it is "
+        "not applicable.",
+        _only_targets,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """How a deployment check counts: its category, whether it blocks, and where it may run."""
+
+    category: str
+    blocking: bool
+    destructive: bool = False
+    only_targets: tuple[str, ...] | None = None
+
+    @property
+    def rank(self) -> int:
+        """Run order: smoke, then contract, then post_deploy."""
+        return CATEGORIES.index(self.category) if self.category in CATEGORIES else len(CATEGORIES)
+
+
+def _call(item: pytest.Item, marker: pytest.Mark) -> Any:
+    check = MARKERS[marker.name][1]
+    try:
+        inspect.signature(check).bind(*marker.args, **marker.kwargs)
+        return check(*marker.args, **marker.kwargs)
+    except TypeError as exc:
+        signature = MARKERS[marker.name][0].split(":", 1)[0]
+        raise MarkerError(
+            f"{item.nodeid}: @pytest.mark.{marker.name}: {exc}; it takes {signature}"
+        ) from None
+
+
+def classify(item: pytest.Item) -> CheckSpec | None:
+    """The check's spec, or None when the item carries none of smoke/contract/post_deploy.
+
+    A check with several category markers belongs to the first in run order and
+    blocks if any of them blocks. The closest marker wins, so a function's
+    ``@pytest.mark.smoke(blocking=False)`` overrides a module's ``pytestmark``.
+    """
+    category: str | None = None
+    blocking = False
+    for name in CATEGORIES:
+        marker = item.get_closest_marker(name)
+        if marker is None:
+            continue
+        category = category or name
+        blocking = _call(item, marker) or blocking
+    destructive = item.get_closest_marker("destructive")
+    if destructive is not None:
+        _call(item, destructive)
+    only = item.get_closest_marker("only_targets")
+    only_targets = _call(item, only) if only is not None else None
+    if category is None:
+        return None
+    return CheckSpec(
+        category=category,
+        blocking=blocking,
+        destructive=destructive is not None,
+        only_targets=only_targets,
+    )

@@ -1,0 +1,46 @@
+"""The run's state, kept in ``config.stash`` under one key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from .recorder import Recorder
+from .redact import Redactor
+from .targets import Target
+from .verdict import Verdict
+
+__all__ = ["STATE", "DeployState"]
+
+
+@dataclass
+class DeployState:
+    """Everything the plugin learns during one run, in one process."""
+
+    target: Target | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+    allow_destructive: bool = False
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    recorder: Recorder = field(default_factory=Recorder)
+    expected: list[str] = field(default_factory=list)
+    """Node ids of the selected checks, in run order."""
+    current_destructive: bool = False
+    """Whether the check running now is marked destructive."""
+    interrupted: str | None = None
+    internal_error: str | None = None
+    collection_errors: int = 0
+    crashed_workers: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    verdict_path: Path | None = None
+    verdict_written: bool = False
+    statement: dict[str, object] | None = None
+
+    def unsafe_allowed(self) -> bool:
+        """Whether the running check may send state-changing requests to a protected target."""
+        return self.allow_destructive and self.current_destructive
+
+
+STATE = pytest.StashKey[DeployState]()

@@ -1,0 +1,322 @@
+"""Summaries of a verdict for people: plain text for a terminal, Markdown for a CI job page.
+
+Both renderers read the verdict file's content (the in-toto Statement built by
+:func:`pytest_deployable.attestation.to_statement`, already redacted of secrets),
+so the plugin at the end of a run and ``deployable show`` on a stored file print
+the same thing. They tolerate a missing key by showing "?" rather than failing:
+a summary that crashes hides the verdict it was meant to show.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .verdict import CATEGORIES
+
+__all__ = ["COUNT_LABELS", "category_counts", "render_markdown", "render_text"]
+
+#: The keys of each :func:`category_counts` entry, in display order, with the
+#: words a person reads for them.
+COUNT_LABELS: Mapping[str, str] = {
+    "passed": "passed",
+    "failed": "failed",
+    "errors": "errors",
+    "warned": "warned",
+    "skipped": "skipped",
+    "refused": "refused",
+    "notApplicable": "not applicable",
+    "notRun": "not run",
+}
+
+_OUTCOME_KEYS = {
+    "passed": "passed",
+    "failed": "failed",
+    "error": "errors",
+    "skipped": "skipped",
+    "refused": "refused",
+    "notApplicable": "notApplicable",
+    "notRun": "notRun",
+}
+_OUTCOME_WORDS = {"notApplicable": "not applicable", "notRun": "not run"}
+_BROKEN = ("failed", "error")
+# Blocking failures first: the reader came to learn what blocks the release.
+_RANK = {"failed": 0, "error": 0, "notRun": 1, "skipped": 3, "refused": 4, "notApplicable": 6}
+_WIDTH = 100
+_MD_MESSAGE = 200
+
+
+def _deployability(statement: Mapping[str, Any]) -> Mapping[str, Any]:
+    predicate = statement.get("predicate")
+    if isinstance(predicate, Mapping):
+        data = predicate.get("deployability")
+        if isinstance(data, Mapping):
+            return data
+    return {}
+
+
+def _checks(statement: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    checks = _deployability(statement).get("checks")
+    if not isinstance(checks, Sequence):
+        return []
+    return [check for check in checks if isinstance(check, Mapping)]
+
+
+def _is_warned(check: Mapping[str, Any]) -> bool:
+    """An advisory check that failed, or a blocking check that passed only on a rerun."""
+    outcome = check.get("outcome")
+    if not check.get("blocking", True):
+        return outcome in _BROKEN
+    return outcome == "passed" and _attempts(check) > 1
+
+
+def _attempts(check: Mapping[str, Any]) -> int:
+    attempts = check.get("attempts")
+    return attempts if isinstance(attempts, int) else 1
+
+
+def _rank(check: Mapping[str, Any]) -> int:
+    if _is_warned(check):
+        return 2
+    outcome = check.get("outcome")
+    if outcome == "passed":
+        return 7
+    if outcome == "notRun" and not check.get("blocking", True):
+        return 5
+    return _RANK.get(str(outcome), 0)
+
+
+def category_counts(statement: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Count each category's checks by how they ended, for the per-category summary lines.
+
+    The result maps ``smoke``, ``contract`` and ``post_deploy`` (always, in that
+    order), then any other category found (such as ``unknown``), to a dict with
+    every key of :data:`COUNT_LABELS` (and the raw name of an outcome this version
+    does not know, should a newer writer add one). Each check is counted once: an advisory
+    check that failed or errored, and a blocking check that passed only after
+    more than one attempt, count as ``warned`` and not as failed or passed.
+    """
+    counts: dict[str, dict[str, int]] = {
+        category: dict.fromkeys(COUNT_LABELS, 0) for category in CATEGORIES
+    }
+    for check in _checks(statement):
+        category = str(check.get("category") or "unknown")
+        bucket = counts.setdefault(category, dict.fromkeys(COUNT_LABELS, 0))
+        outcome = str(check.get("outcome"))
+        key = "warned" if _is_warned(check) else _OUTCOME_KEYS.get(outcome, outcome)
+        bucket[key] = bucket.get(key, 0) + 1
+    return counts
+
+
+def _count_words(counts: Mapping[str, int]) -> str:
+    parts = []
+    for key, count in counts.items():
+        if not count:
+            continue
+        label = COUNT_LABELS.get(key, key)
+        if label == "errors" and count == 1:
+            label = "error"
+        parts.append(f"{count} {label}")
+    return ", ".join(parts) or "no checks"
+
+
+def _subject(statement: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The tested artifact's name and git commit, if the statement has one."""
+    subjects = statement.get("subject")
+    if not (isinstance(subjects, Sequence) and subjects and isinstance(subjects[0], Mapping)):
+        return "?", None
+    digest = subjects[0].get("digest")
+    commit = digest.get("gitCommit") if isinstance(digest, Mapping) else None
+    return str(subjects[0].get("name") or "?"), str(commit) if commit else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:  # Python 3.10's fromisoformat does not read the "Z" suffix.
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _run_duration(data: Mapping[str, Any]) -> str:
+    started, finished = _parse_time(data.get("startedOn")), _parse_time(data.get("finishedOn"))
+    if started is None or finished is None:
+        return "?"
+    seconds = max(0, round((finished - started).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {seconds:02d}s"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _check_duration(check: Mapping[str, Any]) -> str:
+    millis = check.get("durationMs")
+    if not isinstance(millis, (int, float)):
+        return "?"
+    return f"{millis:.0f} ms" if millis < 1000 else f"{millis / 1000:.1f} s"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _target_words(data: Mapping[str, Any]) -> list[str]:
+    target = data.get("target")
+    target = target if isinstance(target, Mapping) else {}
+    name, uri = str(target.get("name") or "?"), target.get("uri")
+    # An ad-hoc URL target is named by its URL; showing it twice helps nobody.
+    words = [name] if not uri or uri == name else [name, str(uri)]
+    return [*words, "PROTECTED"] if target.get("protected") else words
+
+
+def _outcome_word(check: Mapping[str, Any]) -> str:
+    outcome = str(check.get("outcome") or "?")
+    return _OUTCOME_WORDS.get(outcome, outcome)
+
+
+def render_text(statement: Mapping[str, Any], *, max_checks: int = 50) -> str:
+    """Render the verdict as plain text for a person reading a terminal.
+
+    Shows the verdict, what was tested where and when, the reasons, one line of
+    counts per category, and then the checks that did not pass cleanly (blocking
+    failures first), at most ``max_checks`` of them, each with its message's
+    first line. No color codes; lines stay within 100 characters except for very
+    long check ids.
+    """
+    data = _deployability(statement)
+    name, commit = _subject(statement)
+    subject = f"{name} {data.get('version') or '(no version given)'}"
+    if commit:
+        subject += f" (commit {commit})"
+    lines = [
+        f"verdict   {data.get('verdict') or '?'}",
+        f"subject   {subject}",
+        f"target    {'  '.join(_target_words(data))}",
+        f"time      {data.get('startedOn') or '?'}, took {_run_duration(data)}",
+    ]
+    reasons = data.get("reasons") or []
+    if reasons:
+        lines.append("reasons")
+        for reason in reasons:
+            # Wrapped, not cut: a reason names the checks that block the release.
+            lines += textwrap.wrap(
+                _one_line(str(reason)),
+                _WIDTH,
+                initial_indent="  - ",
+                subsequent_indent="    ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+    lines.append("checks")
+    counts = category_counts(statement)
+    width = max(len(category) for category in counts) + 2
+    for category, by_outcome in counts.items():
+        lines.append(f"  {category.ljust(width)}{_count_words(by_outcome)}")
+    attention = [check for check in sorted(_checks(statement), key=_rank) if _rank(check) < 7]
+    if attention:
+        lines.append("not passed cleanly")
+    for check in attention[:max_checks]:
+        tags = [str(check.get("category") or "unknown")]
+        if not check.get("blocking", True):
+            tags.append("advisory")
+        if _attempts(check) > 1:
+            tags.append(f"{_attempts(check)} attempts")
+        lines.append(f"  {_outcome_word(check):<15} {check.get('id')}  [{', '.join(tags)}]")
+        message = str(check.get("message") or "").strip()
+        if message:
+            lines.append(_clip(f"{'':18}{message.splitlines()[0].strip()}", _WIDTH))
+    if len(attention) > max_checks:
+        lines.append(f"  ... and {len(attention) - max_checks} more in the verdict file")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    r"""Text safe in Markdown prose and table cells: one line, punctuation that
+    Markdown or HTML would interpret escaped with a backslash (``|`` as ``\|``)."""
+    escaped = _one_line(text)
+    for char in "\\`*_[]<>|#!~":
+        escaped = escaped.replace(char, "\\" + char)
+    return escaped
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [_md_row(header), _md_row(["---"] * len(header)), *(_md_row(row) for row in rows)]
+
+
+def _md_check_row(check: Mapping[str, Any]) -> list[str]:
+    outcome = _outcome_word(check) + (" (warned)" if _is_warned(check) else "")
+    return [
+        _md(str(check.get("id"))),
+        _md(str(check.get("category") or "unknown")),
+        "yes" if check.get("blocking", True) else "no (advisory)",
+        _md(outcome),
+        str(_attempts(check)),
+        _md(_check_duration(check)),
+        _md(_clip(_one_line(str(check.get("message") or "")), _MD_MESSAGE)),
+    ]
+
+
+def render_markdown(statement: Mapping[str, Any], *, max_checks: int = 200) -> str:
+    """Render the verdict as GitHub-flavoured Markdown for a CI job summary page.
+
+    A heading with the verdict and the in-toto status word (PASSED, WARNED or
+    FAILED), a table of target, version, commit, start and duration, the reasons,
+    a table of counts per category, and one table of checks, the ones that did
+    not pass cleanly first, at most ``max_checks`` rows. Every cell is one line
+    with ``|`` escaped; messages are cut to about 200 characters.
+    """
+    data = _deployability(statement)
+    predicate = statement.get("predicate")
+    result = predicate.get("result") if isinstance(predicate, Mapping) else None
+    verdict = _md(str(data.get("verdict") or "?"))
+    lines = [f"## Deployability: {verdict} ({_md(str(result or 'FAILED'))})", ""]
+    name, commit = _subject(statement)
+    lines += _md_table(
+        ["Target", "Version", "Commit", "Started", "Duration"],
+        [
+            [
+                _md(" ".join(_target_words(data))),
+                _md(f"{name} {data.get('version') or '(no version given)'}"),
+                _md(commit) if commit else "-",
+                _md(str(data.get("startedOn") or "?")),
+                _md(_run_duration(data)),
+            ]
+        ],
+    )
+    reasons = data.get("reasons") or []
+    if reasons:
+        lines += ["", "### Reasons", ""]
+        lines += [f"- {_md(str(reason))}" for reason in reasons]
+    counts = category_counts(statement)
+    lines += ["", "### Categories", ""]
+    lines += _md_table(
+        ["Category", *COUNT_LABELS.values()],
+        [
+            [_md(category), *(str(by_outcome.get(key, 0)) for key in COUNT_LABELS)]
+            for category, by_outcome in counts.items()
+        ],
+    )
+    checks = sorted(_checks(statement), key=_rank)
+    if checks:
+        lines += ["", "### Checks", ""]
+        lines += _md_table(
+            ["Check", "Category", "Blocking", "Outcome", "Attempts", "Duration", "Message"],
+            [_md_check_row(check) for check in checks[:max_checks]],
+        )
+        if len(checks) > max_checks:
+            lines += ["", f"{len(checks) - max_checks} more checks are in the verdict file."]
+    return "\n".join(lines) + "\n"

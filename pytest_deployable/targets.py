@@ -1,0 +1,372 @@
+"""Targets: named environments loaded from configuration, and ad-hoc URL targets.
+
+A target file is TOML with one ``[targets.NAME]`` table per environment, either
+``deploy-targets.toml`` or the ``[tool.deployable]`` table of ``pyproject.toml``.
+``${NAME}`` in a string is replaced by the environment variable ``NAME`` when the
+target is resolved; every value that came from the environment is a secret.
+
+Only the selected target is interpolated, so a staging job does not need the
+production token; but every target is checked for unknown keys and wrong types,
+because a typo such as ``protect = true`` must never silently unprotect production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TARGETS_FILE_NAME",
+    "Target",
+    "TargetError",
+    "TargetsFile",
+    "adhoc_target",
+    "find_targets_file",
+    "is_url",
+    "load_targets_file",
+    "resolve_target",
+]
+
+TARGETS_FILE_NAME = "deploy-targets.toml"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 2
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: Every key a target table may hold, with the type its value must have, as
+#: the words a usage error shows.
+_KEYS: dict[str, str] = {
+    "base_url": "a string (http or https URL)",
+    "hosts": "a list of strings (testinfra host specs)",
+    "headers": "a table of strings",
+    "variables": "a table of strings, numbers or booleans",
+    "timeout": "a positive number of seconds",
+    "retries": "a whole number from 0 to 10",
+    "protected": "true or false",
+}
+
+
+class TargetError(Exception):
+    """A user's mistake in the targets configuration; its message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved environment that checks run against."""
+
+    name: str
+    base_url: str | None = None
+    protected: bool = False
+    hosts: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    variables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    version: str | None = None
+    source: str | None = None
+    """The targets file this target came from, or None for an ad-hoc URL target."""
+    source_sha256: str | None = None
+    secrets: frozenset[str] = frozenset()
+    """Values taken from the environment: never shown anywhere."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, used to hand the controller's target to xdist workers."""
+        return {
+            "name": self.name,
+            "base_url": self.base_url,
+            "protected": self.protected,
+            "hosts": list(self.hosts),
+            "headers": dict(self.headers),
+            "variables": dict(self.variables),
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "version": self.version,
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "secrets": sorted(self.secrets),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Target:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            name=data["name"],
+            base_url=data["base_url"],
+            protected=data["protected"],
+            hosts=tuple(data["hosts"]),
+            headers=MappingProxyType(dict(data["headers"])),
+            variables=MappingProxyType(dict(data["variables"])),
+            timeout=float(data["timeout"]),
+            retries=int(data["retries"]),
+            version=data["version"],
+            source=data["source"],
+            source_sha256=data["source_sha256"],
+            secrets=frozenset(data["secrets"]),
+        )
+
+
+@dataclass(frozen=True)
+class TargetsFile:
+    """A parsed targets file: the raw target tables, checked for shape but not interpolated."""
+
+    path: Path
+    tables: Mapping[str, Mapping[str, Any]]
+    sha256: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The configured target names, sorted."""
+        return tuple(sorted(self.tables))
+
+
+def is_url(value: str) -> bool:
+    """Whether a ``--deploy-target`` value means an ad-hoc URL rather than a name."""
+    return "://" in value
+
+
+def check_target_option(value: str) -> str:
+    """Validate a ``--deploy-target`` value: a target name, or an http(s) URL with a host."""
+    if is_url(value):
+        _check_url(value, "--deploy-target")
+    elif not _NAME_RE.match(value):
+        raise TargetError(
+            f"--deploy-target {value!r} is neither a target name (letters, digits, '_', '-', '.') "
+            "nor an http(s) URL"
+        )
+    return value
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(
+            f"{where}: {_shown_url(url)!r} is not an http(s) URL with a host, "
+            "such as https://staging.example or http://127.0.0.1:8000"
+        )
+    try:
+        parts.port  # noqa: B018 - urllib validates the port lazily
+    except ValueError:
+        raise TargetError(f"{where}: {_shown_url(url)!r} has an invalid port") from None
+
+
+def _shown_url(url: str) -> str:
+    """A URL with any password taken out, safe to put in an error message."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is on this machine's loopback interface."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def adhoc_target(url: str, *, version: str | None = None) -> Target:
+    """An ad-hoc target for ``--deploy-target=URL``: protected unless its host is loopback."""
+    _check_url(url, "--deploy-target")
+    parts = urlsplit(url)
+    secrets = frozenset({unquote(parts.password)}) if parts.password else frozenset()
+    return Target(
+        name=_shown_url(url),
+        base_url=url,
+        protected=not is_loopback(parts.hostname or ""),
+        version=version,
+        secrets=secrets,
+    )
+
+
+def find_targets_file(rootdir: Path) -> Path | None:
+    """The default targets file in ``rootdir``: ``deploy-targets.toml``, else a
+    ``pyproject.toml`` holding a ``[tool.deployable]`` table."""
+    candidate = rootdir / TARGETS_FILE_NAME
+    if candidate.is_file():
+        return candidate
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None  # pytest itself reports a broken pyproject.toml
+        tool = data.get("tool", {})
+        if isinstance(tool, dict) and "deployable" in tool:
+            return pyproject
+    return None
+
+
+def load_targets_file(path: Path) -> TargetsFile:
+    """Parse and shape-check a targets file; raise :class:`TargetError` naming what is wrong."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise TargetError(f"{path}: targets file not found") from None
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot read targets file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise TargetError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetError(f"{path}: invalid TOML: {exc}") from None
+    prefix = ""
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        data = tool.get("deployable", {}) if isinstance(tool, dict) else {}
+        prefix = "tool.deployable."
+    if not isinstance(data, dict):
+        raise TargetError(f"{path}: [{prefix.rstrip('.')}] must be a table")
+    unknown = sorted(set(data) - {"targets"})
+    if unknown:
+        raise TargetError(
+            f"{path}: unknown key {prefix}{unknown[0]!r}; the file holds [{prefix}targets.NAME] "
+            "tables"
+        )
+    targets = data.get("targets", {})
+    if not isinstance(targets, dict):
+        raise TargetError(f"{path}: {prefix}targets must be a table of [targets.NAME] tables")
+    for name, table in targets.items():
+        where = f"{path}: {prefix}targets.{name}"
+        if not _NAME_RE.match(name):
+            raise TargetError(f"{where}: a target name holds letters, digits, '_', '-' and '.'")
+        if not isinstance(table, dict):
+            raise TargetError(f"{where} must be a table")
+        _check_table(where, table)
+    return TargetsFile(path=path, tables=targets, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _check_table(where: str, table: Mapping[str, Any]) -> None:
+    for key, value in table.items():
+        if key not in _KEYS:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_KEYS))}"
+            )
+        if not _value_fits(key, value):
+            raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
+    if "base_url" not in table and "hosts" not in table:
+        raise TargetError(f"{where} needs base_url, hosts, or both")
+
+
+def _value_fits(key: str, value: Any) -> bool:
+    if key == "base_url":
+        return isinstance(value, str)
+    if key == "hosts":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if key == "headers":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if key == "variables":
+        return isinstance(value, dict) and all(
+            isinstance(v, (str, int, float, bool)) for v in value.values()
+        )
+    if key == "timeout":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if key == "retries":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
+    if key == "protected":
+        return isinstance(value, bool)
+    return False  # pragma: no cover - every key in _KEYS is handled above
+
+
+def _protected_by_name(name: str) -> bool:
+    """Whether a target without a ``protected`` key is protected: production-like names are.
+
+    Forgetting ``protected = true`` on production must not open it to
+    state-changing requests; ``protected = false`` still says otherwise explicitly.
+    """
+    return re.match(r"^(prod|production|live)([-_.].*)?$", name, re.IGNORECASE) is not None
+
+
+class _Interpolator:
+    """Replaces ``${NAME}`` from the environment and remembers what it put in."""
+
+    def __init__(self, environ: Mapping[str, str], where: str) -> None:
+        self.environ = environ
+        self.where = where
+        self.secrets: set[str] = set()
+
+    def __call__(self, key: str, value: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "$"
+            if name not in self.environ:
+                raise TargetError(
+                    f"{self.where}.{key} uses ${{{name}}}, but the environment variable "
+                    f"{name} is not set"
+                )
+            secret = self.environ[name]
+            if secret:
+                self.secrets.add(secret)
+            return secret
+
+        return _VAR_RE.sub(substitute, value)
+
+
+def resolve_target(
+    targets: TargetsFile,
+    name: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> Target:
+    """Build the named target, interpolating ``${VAR}`` from ``environ``."""
+    if name not in targets.tables:
+        known = ", ".join(targets.names) or "none"
+        raise TargetError(
+            f"unknown deploy target {name!r} (in {targets.path}); known targets: {known}"
+        )
+    table = targets.tables[name]
+    prefix = "tool.deployable." if targets.path.name == "pyproject.toml" else ""
+    where = f"{targets.path}: {prefix}targets.{name}"
+    interpolate = _Interpolator(os.environ if environ is None else environ, where)
+
+    base_url = table.get("base_url")
+    if base_url is not None:
+        base_url = interpolate("base_url", base_url)
+        _check_url(base_url, f"{where}.base_url")
+        password = urlsplit(base_url).password
+        if password:
+            interpolate.secrets.add(unquote(password))
+    hosts = tuple(interpolate("hosts", host) for host in table.get("hosts", []))
+    headers = {key: interpolate(f"headers.{key}", value) for key, value in
+               table.get("headers", {}).items()}
+    variables = {
+        key: interpolate(f"variables.{key}", value) if isinstance(value, str) else value
+        for key, value in table.get("variables", {}).items()
+    }
+    return Target(
+        name=name,
+        base_url=base_url,
+        protected=table.get("protected", _protected_by_name(name)),
+        hosts=hosts,
+        headers=MappingProxyType(headers),
+        variables=MappingProxyType(variables),
+        timeout=float(table.get("timeout", DEFAULT_TIMEOUT)),
+        retries=table.get("retries", DEFAULT_RETRIES),
+        version=version,
+        source=str(targets.path),
+        source_sha256=targets.sha256,
+        secrets=frozenset(interpolate.secrets),
+    )

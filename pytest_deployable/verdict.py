@@ -1,0 +1,244 @@
+"""The verdict rules: from the facts of one run to one fail-closed verdict.
+
+This module is plain Python over plain data, with no pytest in it. The pytest
+plugin gathers facts (which checks ran, how each ended, whether the run was
+interrupted) and hands them to :func:`decide`. Everything a reader needs to
+know about *why* a run is or is not deployable is in this file.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+__all__ = [
+    "CATEGORIES",
+    "Amendment",
+    "CheckResult",
+    "Decision",
+    "Outcome",
+    "RunFacts",
+    "Verdict",
+    "decide",
+]
+
+#: Check categories in the order they run; ``unknown`` is used for a check
+#: whose classification never reached the controller (a crashed worker).
+CATEGORIES = ("smoke", "contract", "post_deploy")
+
+
+class Decision(str, enum.Enum):
+    """One of the four verdicts a run can end in."""
+
+    DEPLOYABLE = "DEPLOYABLE"
+    DEPLOYABLE_WITH_WARNINGS = "DEPLOYABLE_WITH_WARNINGS"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    NOT_DEPLOYABLE = "NOT_DEPLOYABLE"
+
+    @property
+    def severity(self) -> int:
+        """How bad the verdict is; a hook may move a verdict only up this scale."""
+        return _SEVERITY[self]
+
+    @property
+    def result(self) -> str:
+        """The in-toto test-result ``result`` this verdict maps to."""
+        if self is Decision.DEPLOYABLE:
+            return "PASSED"
+        if self is Decision.DEPLOYABLE_WITH_WARNINGS:
+            return "WARNED"
+        return "FAILED"
+
+
+# A blocking failure is evidence that the version is broken, which is worth more
+# to a pipeline than "we could not tell", so NOT_DEPLOYABLE ranks above INCONCLUSIVE.
+_SEVERITY = {
+    Decision.DEPLOYABLE: 0,
+    Decision.DEPLOYABLE_WITH_WARNINGS: 1,
+    Decision.INCONCLUSIVE: 2,
+    Decision.NOT_DEPLOYABLE: 3,
+}
+
+
+class Outcome(str, enum.Enum):
+    """How one check ended."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    REFUSED = "refused"
+    NOT_APPLICABLE = "notApplicable"
+    NOT_RUN = "notRun"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check (one pytest item) in one run."""
+
+    id: str
+    category: str
+    blocking: bool
+    outcome: Outcome
+    attempts: int = 1
+    duration_ms: int = 0
+    message: str | None = None
+
+    @property
+    def flaky(self) -> bool:
+        """A pass that needed more than one attempt (a rerun plugin retried it)."""
+        return self.outcome is Outcome.PASSED and self.attempts > 1
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What happened to the run as a whole, beside the checks' own outcomes."""
+
+    interrupted: str | None = None
+    """Why the run was interrupted (Ctrl-C, SIGTERM), or None."""
+    internal_error: str | None = None
+    collection_errors: int = 0
+    crashed_workers: tuple[str, ...] = ()
+    budget_exhausted: str | None = None
+    """Which time budget ran out, in words, or None."""
+
+
+@dataclass(frozen=True)
+class Amendment:
+    """What a ``pytest_deployable_verdict`` hook adds: a reason, and optionally a worse verdict.
+
+    A hook can never make a verdict better: a ``decision`` less severe than the
+    current one is ignored, and the reason is still recorded.
+    """
+
+    reason: str
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The single answer of one run: a decision, the reasons for it, and the checks behind it."""
+
+    decision: Decision
+    reasons: tuple[str, ...]
+    checks: tuple[CheckResult, ...]
+    facts: RunFacts = field(default_factory=RunFacts)
+
+    def amended(self, amendment: Amendment) -> Verdict:
+        """This verdict with a hook's reason added and, if it is worse, its decision."""
+        decision = self.decision
+        if amendment.decision is not None and amendment.decision.severity > decision.severity:
+            decision = amendment.decision
+        return replace(self, decision=decision, reasons=(*self.reasons, amendment.reason))
+
+    def count(self, outcome: Outcome) -> int:
+        """How many checks ended with ``outcome``."""
+        return sum(1 for check in self.checks if check.outcome is outcome)
+
+    @property
+    def warned(self) -> tuple[CheckResult, ...]:
+        """Checks that warn without blocking: advisory failures and flaky blocking passes."""
+        return tuple(
+            check
+            for check in self.checks
+            if (not check.blocking and check.outcome in _BROKEN) or (check.blocking and check.flaky)
+        )
+
+
+_BROKEN = (Outcome.FAILED, Outcome.ERROR)
+_DID_NOT_RUN = (Outcome.SKIPPED, Outcome.REFUSED, Outcome.NOT_RUN)
+
+
+def _names(checks: Sequence[CheckResult], limit: int = 5) -> str:
+    shown = ", ".join(check.id for check in checks[:limit])
+    more = len(checks) - limit
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verdict:
+    """Decide the verdict of a run from its checks and what happened to the run.
+
+    The rules, in order (the first that applies wins the decision; every rule
+    that applies adds its reason):
+
+    1. A blocking check failed or errored: NOT_DEPLOYABLE.
+    2. The run was interrupted, crashed, ran out of budget, had collection
+       errors, a blocking check never ran, or no blocking check ran at all:
+       INCONCLUSIVE.
+    3. An advisory check failed, a blocking check passed only on a rerun, or a
+       blocking check was skipped or refused: DEPLOYABLE_WITH_WARNINGS.
+    4. Otherwise every blocking check ran and passed: DEPLOYABLE.
+    """
+    checks = tuple(checks)
+    facts = facts or RunFacts()
+    blocking = [check for check in checks if check.blocking]
+
+    failed = [check for check in blocking if check.outcome in _BROKEN]
+    inconclusive: list[str] = []
+    if facts.interrupted:
+        inconclusive.append(f"the run was interrupted: {facts.interrupted}")
+    if facts.internal_error:
+        inconclusive.append(f"internal error: {facts.internal_error}")
+    if facts.collection_errors:
+        inconclusive.append(
+            f"{_plural(facts.collection_errors, 'collection error')}: checks may be missing"
+        )
+    for worker in facts.crashed_workers:
+        inconclusive.append(f"worker {worker} crashed")
+    if facts.budget_exhausted:
+        inconclusive.append(f"time budget ran out: {facts.budget_exhausted}")
+    not_run = [check for check in blocking if check.outcome is Outcome.NOT_RUN]
+    if not_run:
+        inconclusive.append(
+            f"{_plural(len(not_run), 'blocking check')} did not run: {_names(not_run)}"
+        )
+    if not any(check.outcome is Outcome.PASSED for check in blocking) and not failed:
+        inconclusive.append(
+            "no blocking check ran" if checks else "no check was selected for this target"
+        )
+
+    warnings: list[str] = []
+    advisory_failed = [
+        check for check in checks if not check.blocking and check.outcome in _BROKEN
+    ]
+    if advisory_failed:
+        warnings.append(
+            f"{_plural(len(advisory_failed), 'advisory check')} failed: {_names(advisory_failed)}"
+        )
+    flaky = [check for check in blocking if check.flaky]
+    if flaky:
+        warnings.append(
+            f"{_plural(len(flaky), 'blocking check')} passed only on a rerun: {_names(flaky)}"
+        )
+    skipped = [check for check in blocking if check.outcome is Outcome.SKIPPED]
+    if skipped:
+        warnings.append(
+            f"{_plural(len(skipped), 'blocking check')} skipped: {_names(skipped)}"
+        )
+    refused = [check for check in blocking if check.outcome is Outcome.REFUSED]
+    if refused:
+        warnings.append(
+            f"{_plural(len(refused), 'destructive check')} refused on a protected target: "
+            f"{_names(refused)}"
+        )
+
+    reasons: list[str] = []
+    if failed:
+        reasons.append(
+            f"{_plural(len(failed), 'blocking check')} failed: {_names(failed)}"
+        )
+        decision = Decision.NOT_DEPLOYABLE
+    elif inconclusive:
+        decision = Decision.INCONCLUSIVE
+    elif warnings:
+        decision = Decision.DEPLOYABLE_WITH_WARNINGS
+    else:
+        decision = Decision.DEPLOYABLE
+    reasons.extend(inconclusive)
+    reasons.extend(warnings)
+    return Verdict(decision=decision, reasons=tuple(reasons), checks=checks, facts=facts)
