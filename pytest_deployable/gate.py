@@ -39,23 +39,10 @@ from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
 from .verdict import CheckResult, Decision, Outcome, decide
 
 __all__ = [
-    "CLOCK_SKEW",
-    "EXIT_BAD_FILE",
-    "EXIT_DEPLOYABLE",
-    "EXIT_INCONCLUSIVE",
-    "EXIT_MISMATCH",
-    "EXIT_NOT_DEPLOYABLE",
-    "EXIT_STALE",
-    "EXIT_USAGE",
-    "GateResult",
-    "VerdictFileError",
-    "check_statement",
-    "evaluate",
-    "format_duration",
-    "gate_file",
-    "parse_duration",
-    "parse_time",
-    "read_verdict",
+    "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE", "EXIT_MISMATCH",
+    "EXIT_NOT_DEPLOYABLE", "EXIT_STALE", "EXIT_USAGE", "GateResult", "VerdictFileError",
+    "check_statement", "evaluate", "format_duration", "gate_file", "parse_duration",
+    "parse_time", "read_verdict",
 ]
 
 EXIT_DEPLOYABLE = 0
@@ -78,15 +65,8 @@ _DURATION_RE = re.compile(
     r"(?:(?P<m>[0-9]+(?:\.[0-9]+)?)m)? *(?:(?P<s>[0-9]+(?:\.[0-9]+)?)s)?"
 )
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_SUMMARY_KEYS = {
-    "passed": Outcome.PASSED,
-    "failed": Outcome.FAILED,
-    "errors": Outcome.ERROR,
-    "skipped": Outcome.SKIPPED,
-    "refused": Outcome.REFUSED,
-    "notApplicable": Outcome.NOT_APPLICABLE,
-    "notRun": Outcome.NOT_RUN,
-}
+#: The verdict file's summary keys, each counting the checks with one outcome.
+_SUMMARY_KEYS = {"errors" if o is Outcome.ERROR else o.value: o for o in Outcome}
 _VERDICTS = tuple(decision.value for decision in Decision)
 _OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
@@ -124,7 +104,7 @@ def parse_duration(text: str) -> float:
 def format_duration(seconds: float) -> str:
     """A duration for a person, in its two largest units: ``41s``, ``1m 30s``, ``2h 3m``."""
     whole = max(0, int(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in _UNITS.items():
         amount, whole = divmod(whole, size)
         if amount or parts:
@@ -170,6 +150,8 @@ _STRINGS: _Kind = ("an array of strings",
                    lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
 _TIME: _Kind = ("an RFC 3339 UTC timestamp such as 2026-01-01T12:00:00Z",
                 lambda v: isinstance(v, str) and parse_time(v) is not None)
+_VERDICT: _Kind = (f"one of {', '.join(_VERDICTS)}", lambda v: v in _VERDICTS)
+_RESULT: _Kind = ("PASSED, WARNED or FAILED", lambda v: v in ("PASSED", "WARNED", "FAILED"))
 _EDITED = "inconsistent verdict file (edited or corrupt)"
 
 
@@ -277,10 +259,8 @@ def check_statement(data: Any) -> dict[str, Any]:
                                        and all(isinstance(x, str) for x in v.values())))
 
     where = "predicate.deployability"
-    verdict = Decision(_field(ours, where, "verdict", (f"one of {', '.join(_VERDICTS)}",
-                                                       lambda v: v in _VERDICTS)))
-    result = _field(predicate, "predicate", "result", ("PASSED, WARNED or FAILED",
-                                                      lambda v: v in ("PASSED", "WARNED", "FAILED")))
+    verdict = Decision(_field(ours, where, "verdict", _VERDICT))
+    result = _field(predicate, "predicate", "result", _RESULT)
     if result != verdict.result:
         raise VerdictFileError(
             f"{_EDITED}: predicate.result is {result} but the verdict is {verdict.value}, "
@@ -340,9 +320,10 @@ def read_verdict(path: Path) -> dict[str, Any]:
         raise VerdictFileError(f"{path}: not a verdict file: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
-        if exc.pos >= len(text.rstrip()):
+        # A string left open reports where it started, but the file ended inside it.
+        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise VerdictFileError(f"{path}: truncated: the JSON ends early ({where})") from None
-        raise VerdictFileError(f"{path}: not JSON: {exc.msg} at {where}") from None
+        raise VerdictFileError(f"{path}: not JSON: {exc.msg} ({where})") from None
     except (ValueError, RecursionError) as exc:
         raise VerdictFileError(f"{path}: not JSON: {_one_line(str(exc))}") from None
     try:
@@ -423,13 +404,11 @@ def evaluate(
     if decision is Decision.INCONCLUSIVE:
         return result(EXIT_INCONCLUSIVE, f"{decision.value}: {why}")
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS and strict:
-        return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, and --strict allows no warning: {why}")
+        return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, not allowed with --strict: {why}")
     subject = statement["subject"][0]["name"]
     what = " ".join(_one_line(part) for part in (subject, found_version) if part)
-    message = (
-        f"{decision.value} — {what} on {_one_line(found)} "
-        f"(verdict {format_duration(age)} old)"
-    )
+    old = format_duration(age)
+    message = f"{decision.value} — {what} on {_one_line(found)} (verdict {old} old)"
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS:
         message += f"; warning: {why}"
     return result(EXIT_DEPLOYABLE, message)
@@ -449,12 +428,5 @@ def gate_file(
         statement = read_verdict(path)
     except VerdictFileError as exc:
         return GateResult(EXIT_BAD_FILE, str(exc))
-    return evaluate(
-        statement,
-        target=target,
-        version=version,
-        max_age=max_age,
-        strict=strict,
-        now=now or datetime.now(timezone.utc),
-        source=str(path),
-    )
+    return evaluate(statement, target=target, version=version, max_age=max_age, strict=strict,
+                    now=now or datetime.now(timezone.utc), source=str(path))

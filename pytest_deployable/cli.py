@@ -1,0 +1,184 @@
+"""The ``deployable`` command: gate a pipeline on a verdict file, or show one to a person.
+
+``deployable gate`` exits with one of the codes documented in
+:mod:`pytest_deployable.gate` and says why in one line; ``deployable show``
+prints a verdict file as text, Markdown or JSON. A user's mistake never ends
+in a traceback: argparse reports bad arguments (exit 2), and a missing or
+untrustworthy file is one line on stderr (exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TextIO
+
+from .gate import (
+    EXIT_BAD_FILE,
+    EXIT_USAGE,
+    VerdictFileError,
+    gate_file,
+    parse_duration,
+    read_verdict,
+)
+
+__all__ = ["main"]
+
+PROG = "deployable"
+
+_GATE_DESCRIPTION = """\
+Exit 0 only when VERDICT_FILE is a well-formed verdict for the given target
+and version, not older than --max-age, and DEPLOYABLE (or
+DEPLOYABLE_WITH_WARNINGS without --strict). Otherwise exit non-zero with one
+line on stderr saying why."""
+
+_EXIT_CODES = """\
+exit codes:
+  0  deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
+  1  NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
+  2  usage error: bad command-line arguments
+  3  the file is missing, unreadable or not a trustworthy verdict (truncated,
+     not JSON, wrong shape, newer schema, inconsistent, finished in the future)
+  4  the verdict is for another target or another version
+  5  the verdict is older than --max-age (measured from its finishedOn)
+  6  INCONCLUSIVE"""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pytest-deployable")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def max_age_option(text: str) -> float:
+    """Parse ``--max-age``, so that a bad value is a usage error naming the option."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: it must be more than 0")
+    return seconds
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Gate a deployment pipeline on the verdict file that "
+        "pytest --deploy-target writes.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gate = commands.add_parser(
+        "gate",
+        help="exit 0 only if the verdict file lets the pipeline proceed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_GATE_DESCRIPTION,
+        epilog=_EXIT_CODES,
+    )
+    gate.add_argument("file", metavar="VERDICT_FILE", type=Path, help="the verdict file to check")
+    gate.add_argument("--target", metavar="NAME", help="the target the verdict must be for")
+    gate.add_argument("--version", metavar="V", help="the version the verdict must be for")
+    gate.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        type=max_age_option,
+        help="the oldest verdict accepted, measured from the end of its run: "
+        "45 (seconds), 90s, 30m, 2h, 1d, 1h30m",
+    )
+    gate.add_argument(
+        "--strict", action="store_true", help="DEPLOYABLE_WITH_WARNINGS does not pass"
+    )
+    gate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one line (stdout on success, stderr otherwise); "
+        "json: one JSON object on stdout (default: text)",
+    )
+    gate.set_defaults(run=_gate)
+
+    show = commands.add_parser(
+        "show",
+        help="print a verdict file for a person",
+        description="Print VERDICT_FILE for a person: a text summary, Markdown for a CI job "
+        "page, or the checked statement as JSON.",
+    )
+    show.add_argument("file", metavar="VERDICT_FILE", type=Path, help="the verdict file to show")
+    show.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="output format (default: text)",
+    )
+    show.set_defaults(run=_show)
+    return parser
+
+
+def _print(stream: TextIO, text: str) -> None:
+    """Write ``text`` and a newline, escaping what the stream's encoding cannot show."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+    stream.flush()
+
+
+def _gate(args: argparse.Namespace) -> int:
+    result = gate_file(
+        args.file,
+        target=args.target,
+        version=args.version,
+        max_age=args.max_age,
+        strict=args.strict,
+        now=datetime.now(timezone.utc),
+    )
+    if args.format == "json":
+        document = {
+            "ok": result.ok,
+            "exitCode": result.exit_code,
+            "verdict": result.verdict,
+            "message": result.message,
+            "target": result.target,
+            "version": result.version,
+            "ageSeconds": None if result.age is None else int(result.age),
+        }
+        _print(sys.stdout, json.dumps(document))
+    elif result.ok:
+        _print(sys.stdout, f"{PROG} gate: {result.message}")
+    else:
+        _print(sys.stderr, f"{PROG} gate: {result.message}")
+    return result.exit_code
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        statement = read_verdict(args.file)
+    except VerdictFileError as exc:
+        _print(sys.stderr, f"{PROG} show: {exc}")
+        return EXIT_BAD_FILE
+    if args.format == "json":
+        text = json.dumps(statement, indent=2)
+    else:
+        from . import summary
+
+        render = summary.render_markdown if args.format == "markdown" else summary.render_text
+        text = render(statement).rstrip("\n")
+    _print(sys.stdout, text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``deployable`` command on ``argv`` (default: the process's); return its exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or argparse's usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    code: int = args.run(args)
+    return code

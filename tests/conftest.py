@@ -1,0 +1,137 @@
+"""Shared test fixtures: a real HTTP server on loopback that records what it receives."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+#: CI sets this so that a missing test dependency fails the run instead of skipping.
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(module: str) -> ModuleType:
+    """Import a test dependency: skip without it locally, fail without it in CI."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"test dependency {module!r} is missing in CI", pytrace=False)
+        pytest.skip(f"{module} is not installed")
+
+
+@dataclass
+class Received:
+    """One request the server got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Server:
+    """A real HTTP server on 127.0.0.1 whose answers a test sets per path."""
+
+    url: str
+    routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    hang: threading.Event = field(default_factory=threading.Event)
+
+    def route(self, path: str, status: int = 200, body: Any = None) -> None:
+        """Answer ``path`` with ``status`` and ``body`` (JSON unless bytes)."""
+        self.routes[path] = (status, body)
+
+    def methods(self) -> list[str]:
+        """The methods of every request received, in order."""
+        return [request.method for request in self.received]
+
+
+def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            server.received.append(
+                Received(self.command, self.path, dict(self.headers.items()), body)
+            )
+            if self.path.startswith("/hang"):
+                # Accept the connection and never answer (until the test ends).
+                server.hang.wait(60)
+                return
+            status, payload = server.routes.get(self.path, (404, {"error": "not found"}))
+            if isinstance(payload, bytes):
+                data, kind = payload, "text/plain"
+            else:
+                data, kind = json.dumps(payload).encode(), "application/json"
+            self.send_response(status)
+            if status in (301, 302, 307, 308):
+                self.send_header("Location", str(payload.get("location", "/")))
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _answer
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A running loopback HTTP server; ``/health`` answers 200 unless a test changes it."""
+    state = Server(url="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    state.route("/health", 200, {"status": "ok"})
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    state.hang.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def read_verdict(path: Path) -> dict[str, Any]:
+    """The ``deployability`` part of a verdict file."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+def verdict_of(pytester: pytest.Pytester) -> Callable[..., dict[str, Any]]:
+    """Read the verdict file a pytester run wrote (default path)."""
+
+    def read(name: str = "deploy-verdict.json") -> dict[str, Any]:
+        return read_verdict(pytester.path / name)
+
+    return read
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
