@@ -144,7 +144,7 @@ _Kind = tuple[str, Callable[[Any], bool]]
 _STR: _Kind = ("a string", lambda v: isinstance(v, str))
 _OPTIONAL_STR: _Kind = ("a string or null", lambda v: v is None or isinstance(v, str))
 _BOOL: _Kind = ("true or false", lambda v: isinstance(v, bool))
-_COUNT: _Kind = ("a whole number", lambda v: type(v) is int and v >= 0)
+_COUNT: _Kind = ("a whole number", lambda v: True)
 _OBJECT: _Kind = ("an object", lambda v: isinstance(v, dict))
 _STRINGS: _Kind = ("an array of strings",
                    lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
@@ -249,7 +249,7 @@ def check_statement(data: Any) -> dict[str, Any]:
     ours = _field(predicate, "predicate", "deployability", _OBJECT)
     _check_schema(ours)
 
-    subjects = _field(data, "", "subject", ("a non-empty array", lambda v: _is_list(v) and v))
+    subjects = _field(data, "", "subject", ("a non-empty array", lambda v: _is_list(v) and len(v) > 0))
     for index, subject in enumerate(subjects):
         at = f"subject[{index}]"
         if not isinstance(subject, dict):
@@ -320,8 +320,12 @@ def read_verdict(path: Path) -> dict[str, Any]:
         raise VerdictFileError(f"{path}: not a verdict file: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
-        # A string left open reports where it started, but the file ended inside it.
-        if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
+        # The parser stops where the value it could not finish began: at the end, at
+        # the start of an open string, or at a cut-off literal such as ``tru``.
+        rest = text[exc.pos:].rstrip()
+        if exc.msg.startswith("Unterminated string") or any(
+            word.startswith(rest) for word in ("true", "false", "null")
+        ):
             raise VerdictFileError(f"{path}: truncated: the JSON ends early ({where})") from None
         raise VerdictFileError(f"{path}: not JSON: {exc.msg} ({where})") from None
     except (ValueError, RecursionError) as exc:

@@ -50,7 +50,7 @@ class TargetSession(requests.Session):
         retry = Retry(
             total=target.retries,
             connect=target.retries,
-            read=0,  # a read timeout is not retried: it would multiply the wait
+            read=False,  # a read timeout is raised as is, never retried: it would multiply the wait
             status=target.retries,
             status_forcelist=(502, 503, 504),
             allowed_methods=_IDEMPOTENT,

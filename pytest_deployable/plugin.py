@@ -147,7 +147,6 @@ def _resolve(config: pytest.Config) -> Target | None:
         raise pytest.UsageError(str(exc)) from None
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for name, (description, _) in MARKERS.items():
         config.addinivalue_line("markers", description if name in description else name)
@@ -164,7 +163,6 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.deployable_verdict
             or str(config.getini("deploy_verdict") or "deploy-verdict.json")
         )
-        _protect_terminal(config, state.redactor)
         _trap_sigterm(config)
     config.pluginmanager.register(_Gate(config, state), "deployable-gate")
     if config.pluginmanager.hasplugin("xdist"):
@@ -268,6 +266,12 @@ class _Gate:
     def __init__(self, config: pytest.Config, state: DeployState) -> None:
         self.config = config
         self.state = state
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Before the terminal reporter prints its header (it runs trylast).
+        if not _is_worker(self.config):
+            _protect_terminal(self.config, self.state.redactor)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self.state
