@@ -77,7 +77,8 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 # Accept the connection and never answer (until the test ends).
                 server.hang.wait(60)
                 return
-            status, payload = server.routes.get(self.path, (404, {"error": "not found"}))
+            route = self.path.split("?", 1)[0]
+            status, payload = server.routes.get(route, (404, {"error": "not found"}))
             if isinstance(payload, bytes):
                 data, kind = payload, "text/plain"
             else:

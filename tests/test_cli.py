@@ -95,6 +95,8 @@ def test_gate_passes_with_one_line_on_stdout(
          "deployable gate: deploy-verdict.json is for version '1.4.2', not '1.4.3'"),
         ({"age": timedelta(hours=2, minutes=3, seconds=5)}, ["--max-age", "30m"], 5,
          "deployable gate: deploy-verdict.json is 2h 3m old, older than --max-age 30m"),
+        ({"age": -timedelta(hours=1, seconds=30)}, [], 3,
+         "deployable gate: deploy-verdict.json finished 1h in the future "),
     ],
 )
 def test_gate_refuses_with_one_line_on_stderr(
@@ -107,7 +109,11 @@ def test_gate_refuses_with_one_line_on_stderr(
 ) -> None:
     write(verdict_file, statement(**built))
 
-    assert run(capsys, "gate", str(verdict_file), *argv) == (code, "", line + "\n")
+    exit_code, out, err = run(capsys, "gate", str(verdict_file), *argv)
+
+    assert (exit_code, out) == (code, "")
+    assert err.splitlines() == [err.rstrip("\n")]
+    assert err.startswith(line)
 
 
 def test_gate_warnings_pass_without_strict(
