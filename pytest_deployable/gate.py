@@ -144,14 +144,16 @@ _Kind = tuple[str, Callable[[Any], bool]]
 _STR: _Kind = ("a string", lambda v: isinstance(v, str))
 _OPTIONAL_STR: _Kind = ("a string or null", lambda v: v is None or isinstance(v, str))
 _BOOL: _Kind = ("true or false", lambda v: isinstance(v, bool))
-_COUNT: _Kind = ("a whole number", lambda v: True)
+_COUNT: _Kind = ("a whole number", lambda v: type(v) is int and v >= 0)
 _OBJECT: _Kind = ("an object", lambda v: isinstance(v, dict))
+_ARRAY: _Kind = ("an array", lambda v: isinstance(v, list))
 _STRINGS: _Kind = ("an array of strings",
                    lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
 _TIME: _Kind = ("an RFC 3339 UTC timestamp such as 2026-01-01T12:00:00Z",
                 lambda v: isinstance(v, str) and parse_time(v) is not None)
 _VERDICT: _Kind = (f"one of {', '.join(_VERDICTS)}", lambda v: v in _VERDICTS)
 _RESULT: _Kind = ("PASSED, WARNED or FAILED", lambda v: v in ("PASSED", "WARNED", "FAILED"))
+_SUBJECTS: _Kind = ("a non-empty array", lambda v: isinstance(v, list) and len(v) > 0)
 _EDITED = "inconsistent verdict file (edited or corrupt)"
 
 
@@ -188,7 +190,7 @@ def _check_schema(data: Mapping[str, Any]) -> None:
 
 
 def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
-    checks = _field(data, "predicate.deployability", "checks", ("an array", _is_list))
+    checks = _field(data, "predicate.deployability", "checks", _ARRAY)
     outcome: _Kind = (f"one of {', '.join(_OUTCOMES)}", lambda v: v in _OUTCOMES)
     results = []
     for index, check in enumerate(checks):
@@ -205,10 +207,6 @@ def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
         _field(check, at, "durationMs", _COUNT, optional=True)
         _field(check, at, "message", _OPTIONAL_STR, optional=True)
     return results
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list)
 
 
 def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
@@ -249,7 +247,7 @@ def check_statement(data: Any) -> dict[str, Any]:
     ours = _field(predicate, "predicate", "deployability", _OBJECT)
     _check_schema(ours)
 
-    subjects = _field(data, "", "subject", ("a non-empty array", lambda v: _is_list(v) and len(v) > 0))
+    subjects = _field(data, "", "subject", _SUBJECTS)
     for index, subject in enumerate(subjects):
         at = f"subject[{index}]"
         if not isinstance(subject, dict):

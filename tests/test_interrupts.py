@@ -1,4 +1,4 @@
-"""Fail closed: interrupts, signals and internal errors never end DEPLOYABLE, and the file is whole."""
+"""Fail closed: interrupts, signals and internal errors never end DEPLOYABLE; the file is whole."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from conftest import Server, wait_for
 
 VerdictOf = Callable[..., dict[str, Any]]

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from conftest import Server
 
 VerdictOf = Callable[..., dict[str, Any]]
@@ -176,7 +175,8 @@ def test_an_advisory_failure_warns_and_strict_makes_it_fail(
     result.stdout.fnmatch_lines(["*= deployability: DEPLOYABLE_WITH_WARNINGS =*"])
     data = verdict_of()
     assert data["predicate"]["result"] == "WARNED"
-    assert data["predicate"]["warnedTests"] == [data["predicate"]["deployability"]["checks"][1]["id"]]
+    checks = data["predicate"]["deployability"]["checks"]
+    assert data["predicate"]["warnedTests"] == [checks[1]["id"]]
     assert pytester.runpytest(f"--deploy-target={server.url}", "--deploy-strict").ret == 1
 
 

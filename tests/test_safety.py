@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from conftest import Server
 
 VerdictOf = Callable[..., dict[str, Any]]
@@ -132,7 +131,7 @@ def test_a_target_that_never_answers_fails_within_its_timeout(
 
 SECRET = "tok-9f8e7d6c5b4a"
 
-LEAKY = f"""
+LEAKY = """
 import logging
 import pytest
 

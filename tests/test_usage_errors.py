@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import Server
 
 CHECK = "import pytest\n@pytest.mark.smoke\ndef test_ok(): pass\n"

@@ -1,4 +1,4 @@
-"""pytest-xdist: the same verdict as one process, the target in every worker, crashes fail closed."""
+"""pytest-xdist: one process's verdict, the target in every worker, crashes fail closed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import Server, require
 
 MIXED = """

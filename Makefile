@@ -1,0 +1,47 @@
+# Quick start: `make demo` runs the whole job on the example service; `make test` runs the tests.
+# Both make their own virtual environment in .venv, so only Python 3.10+ and make are needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: all venv test pytest lint type demo bench tox clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## test: the whole suite, then ruff and mypy --strict (what CI runs)
+test: pytest lint type
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check pytest_deployable tests examples bench
+
+type: $(STAMP)
+	$(BIN)/mypy --strict pytest_deployable
+
+## demo: deploy the example service locally (good, then broken), gate it, verify production
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+## bench: benchmarks; prints ratios side by side
+bench: $(STAMP)
+	$(BIN)/python bench/overhead.py
+
+## tox: the Python version matrix plus lint and type
+tox: $(STAMP)
+	$(BIN)/tox
+
+clean:
+	rm -rf $(VENV) .tox .demo build *.egg-info .mypy_cache .ruff_cache
