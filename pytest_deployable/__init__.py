@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .http import RefusedRequest, TargetSession
+from typing import TYPE_CHECKING, Any
+
 from .markers import CheckSpec
 from .targets import Target
 from .verdict import Amendment, CheckResult, Decision, Outcome, Verdict
@@ -18,3 +19,16 @@ __all__ = [
     "TargetSession",
     "Verdict",
 ]
+
+if TYPE_CHECKING:
+    from .http import RefusedRequest, TargetSession
+
+
+def __getattr__(name: str) -> Any:
+    # requests is imported only when the http session is used, so runs without
+    # --deploy-target do not pay for it.
+    if name in ("RefusedRequest", "TargetSession"):
+        from . import http
+
+        return getattr(http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -137,6 +137,8 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
             },
         },
     }
+    if not redact:
+        return statement
     redacted: dict[str, Any] = redact.value(statement)
     return redacted
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .http import TargetSession
 from .state import STATE
 from .targets import Target
+
+if TYPE_CHECKING:
+    from .http import TargetSession
 
 __all__ = ["deploy_target", "http"]
 
@@ -34,6 +37,8 @@ def http(request: pytest.FixtureRequest, deploy_target: Target) -> Iterator[Targ
             f"deploy target {deploy_target.name!r} has no base_url; the http fixture needs one",
             pytrace=False,
         )
+    from .http import TargetSession  # requests is imported only when a check needs it
+
     state = request.config.stash[STATE]
     with TargetSession(deploy_target, allow_unsafe=state.unsafe_allowed) as session:
         yield session

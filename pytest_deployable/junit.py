@@ -76,7 +76,7 @@ def _case(check: Mapping[str, Any]) -> TestCase:
     case = TestCase(
         name=str(check.get("id")),
         classname=str(check.get("category") or "unknown"),
-        elapsed_sec=millis / 1000 if isinstance(millis, (int, float)) else None,
+        elapsed_sec=round(millis / 1000, 3) if isinstance(millis, (int, float)) else None,
     )
     outcome = str(check.get("outcome"))
     message = str(check.get("message") or "").strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,16 +81,27 @@ class CheckSpec:
         return CATEGORIES.index(self.category) if self.category in CATEGORIES else len(CATEGORIES)
 
 
+_VALIDATED: dict[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]], Any] = {}
+
+
 def _call(item: pytest.Item, marker: pytest.Mark) -> Any:
+    try:
+        key = (marker.name, marker.args, tuple(sorted(marker.kwargs.items())))
+        return _VALIDATED[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable argument, checked every time
+        pass
     check = MARKERS[marker.name][1]
     try:
         inspect.signature(check).bind(*marker.args, **marker.kwargs)
-        return check(*marker.args, **marker.kwargs)
+        value = check(*marker.args, **marker.kwargs)
     except TypeError as exc:
         signature = MARKERS[marker.name][0].split(":", 1)[0]
         raise MarkerError(
             f"{item.nodeid}: @pytest.mark.{marker.name}: {exc}; it takes {signature}"
         ) from None
+    with contextlib.suppress(TypeError):
+        _VALIDATED[key] = value
+    return value
 
 
 def classify(item: pytest.Item) -> CheckSpec | None:
@@ -99,18 +111,22 @@ def classify(item: pytest.Item) -> CheckSpec | None:
     blocks if any of them blocks. The closest marker wins, so a function's
     ``@pytest.mark.smoke(blocking=False)`` overrides a module's ``pytestmark``.
     """
+    closest: dict[str, pytest.Mark] = {}
+    for marker in item.iter_markers():  # one walk up the node chain, closest first
+        if marker.name in MARKERS:
+            closest.setdefault(marker.name, marker)
+    if not closest:
+        return None
     category: str | None = None
     blocking = False
     for name in CATEGORIES:
-        marker = item.get_closest_marker(name)
-        if marker is None:
-            continue
-        category = category or name
-        blocking = _call(item, marker) or blocking
-    destructive = item.get_closest_marker("destructive")
+        if name in closest:
+            category = category or name
+            blocking = _call(item, closest[name]) or blocking
+    destructive = closest.get("destructive")
     if destructive is not None:
         _call(item, destructive)
-    only = item.get_closest_marker("only_targets")
+    only = closest.get("only_targets")
     only_targets = _call(item, only) if only is not None else None
     if category is None:
         return None

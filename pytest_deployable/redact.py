@@ -47,11 +47,11 @@ class Redactor:
         return any(form in text for form in self._forms)
 
     def value(self, value: Any) -> Any:
-        """A JSON-like value with every string in it redacted."""
+        """A JSON-like value with every string value in it redacted (keys are left alone)."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
-            return {self(str(k)): self.value(v) for k, v in value.items()}
+            return {k: self.value(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.value(v) for v in value]
         return value

@@ -3,7 +3,10 @@
 A target file is TOML with one ``[targets.NAME]`` table per environment, either
 ``deploy-targets.toml`` or the ``[tool.deployable]`` table of ``pyproject.toml``.
 ``${NAME}`` in a string is replaced by the environment variable ``NAME`` when the
-target is resolved; every value that came from the environment is a secret.
+target is resolved; every value that came from the environment is a secret,
+unless the target lists ``NAME`` in ``public_env`` (ports, regions: configuration
+a person needs to see). A secret must be at least 4 characters long, since a
+shorter one would be masked inside ordinary words and numbers.
 
 Only the selected target is interpolated, so a staging job does not need the
 production token; but every target is checked for unknown keys and wrong types,
@@ -59,7 +62,11 @@ _KEYS: dict[str, str] = {
     "timeout": "a positive number of seconds",
     "retries": "a whole number from 0 to 10",
     "protected": "true or false",
+    "public_env": "a list of environment variable names whose values are not secrets",
 }
+
+#: A secret shorter than this would be masked inside ordinary words and numbers.
+MIN_SECRET_LENGTH = 4
 
 
 class TargetError(Exception):
@@ -286,6 +293,10 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key == "public_env":
+        return isinstance(value, list) and all(
+            isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
+        )
     return False  # pragma: no cover - every key in _KEYS is handled above
 
 
@@ -301,9 +312,12 @@ def _protected_by_name(name: str) -> bool:
 class _Interpolator:
     """Replaces ``${NAME}`` from the environment and remembers what it put in."""
 
-    def __init__(self, environ: Mapping[str, str], where: str) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], where: str, public: frozenset[str] = frozenset()
+    ) -> None:
         self.environ = environ
         self.where = where
+        self.public = public
         self.secrets: set[str] = set()
 
     def __call__(self, key: str, value: str) -> str:
@@ -317,7 +331,13 @@ class _Interpolator:
                     f"{name} is not set"
                 )
             secret = self.environ[name]
-            if secret:
+            if secret and name not in self.public:
+                if len(secret) < MIN_SECRET_LENGTH:
+                    raise TargetError(
+                        f"{self.where}.{key}: the value of ${{{name}}} is shorter than "
+                        f"{MIN_SECRET_LENGTH} characters, too short to hide as a secret; "
+                        f"use a real secret, or list {name} in public_env if it is not one"
+                    )
                 self.secrets.add(secret)
             return secret
 
@@ -340,7 +360,11 @@ def resolve_target(
     table = targets.tables[name]
     prefix = "tool.deployable." if targets.path.name == "pyproject.toml" else ""
     where = f"{targets.path}: {prefix}targets.{name}"
-    interpolate = _Interpolator(os.environ if environ is None else environ, where)
+    interpolate = _Interpolator(
+        os.environ if environ is None else environ,
+        where,
+        frozenset(table.get("public_env", [])),
+    )
 
     base_url = table.get("base_url")
     if base_url is not None:

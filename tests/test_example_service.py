@@ -150,8 +150,11 @@ def test_openapi_describes_every_endpoint(good: RunningShop) -> None:
         "/health", "/version", "/items", "/items/{id}", "/recommendations", "/openapi.json",
     }
     assert set(document["paths"]["/items"]) == {"get", "post"}
-    price = document["components"]["schemas"]["Item"]["properties"]["price"]
-    assert price["type"] == "number"
+    schemas = document["components"]["schemas"]
+    assert schemas["Item"]["properties"]["price"]["type"] == "number"
+    longest = schemas["NewItem"]["properties"]["name"]["maxLength"]
+    assert post(good, "/items", json={"name": "x" * longest, "price": 1}).status_code == 201
+    assert post(good, "/items", json={"name": "x" * (longest + 1), "price": 1}).status_code == 400
 
 
 def test_recommendations_are_fast_in_the_good_build(good: RunningShop) -> None:

@@ -172,3 +172,25 @@ def test_adhoc_url_credentials_are_secrets() -> None:
 def test_bad_target_option_values(value: str) -> None:
     with pytest.raises(TargetError):
         check_target_option(value)
+
+
+def test_public_env_values_are_not_secrets(tmp_path: Path) -> None:
+    path = write(tmp_path, '[targets.a]\nbase_url = "http://127.0.0.1:${PORT}"\n'
+                           'headers = { K = "${KEY}" }\npublic_env = ["PORT"]\n')
+    target = resolve_target(load_targets_file(path), "a",
+                            environ={"PORT": "8080", "KEY": "key-123456"})
+    assert target.base_url == "http://127.0.0.1:8080"
+    assert target.secrets == frozenset({"key-123456"})
+
+
+def test_a_secret_too_short_to_hide_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[targets.a]\nbase_url = "http://127.0.0.1:${PORT}"\n')
+    with pytest.raises(TargetError, match=r"\$\{PORT\} is shorter than 4 characters.*public_env"):
+        resolve_target(load_targets_file(path), "a", environ={"PORT": "80"})
+
+
+def test_redaction_leaves_json_keys_alone() -> None:
+    from pytest_deployable.redact import Redactor
+
+    redact = Redactor(["check"])
+    assert redact.value({"checks": ["a check"]}) == {"checks": ["a ***"]}

@@ -1,0 +1,371 @@
+"""The ``make demo`` driver: one deploy-check suite, a good and a broken build, three verdicts.
+
+Run it from anywhere with the Python that has pytest-deployable installed::
+
+    python examples/demo.py [--workdir .demo]
+
+It starts the example shop service (``examples/service/shop.py``) on a free
+loopback port, runs the deploy checks in ``examples/deploy`` against it with
+``pytest --deploy-target=...``, and asks ``deployable gate`` about each verdict.
+It exits 0 only when every step behaved as designed, otherwise 1 with a line
+naming the step and the expectation that failed. Every service it starts is
+stopped again, also on Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOP = ROOT / "examples" / "service" / "shop.py"
+SUITE = ROOT / "examples" / "deploy"
+GOOD_VERSION = "1.4.2"
+BROKEN_VERSION = "1.5.0"
+STEPS = 7
+DESTRUCTIVE_CHECK = "test_created_item_can_be_read_back"
+
+PYTEST_TIMEOUT = 60.0
+GATE_TIMEOUT = 30.0
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+#: Environment variables that would change what the demo's pytest runs do.
+_ISOLATE = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DEPLOYABLE_TARGET", "DEPLOYABLE_VERSION")
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+INTRO = f"""\
+pytest-deployable demo
+======================
+A team keeps its deployment checks as ordinary pytest tests (examples/deploy).
+This demo runs those same checks against two builds of a small shop service
+(examples/service/shop.py) on this machine, and shows the verdict that decides
+whether a build may ship. Nothing leaves 127.0.0.1.
+
+  1. Start the good build ({GOOD_VERSION}) of the shop on a free local port.
+  2. Run the deploy checks against it: expect DEPLOYABLE (exit 0).
+  3. Ask the gate whether {GOOD_VERSION} may ship: expect yes (exit 0).
+  4. Replace it with a broken build ({BROKEN_VERSION}) that sends item prices as text.
+  5. Run the same checks: expect NOT_DEPLOYABLE (exit 1), with the reasons.
+  6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
+  7. Verify the good build as protected production (target local-prod): expect the
+     check that creates an item to be refused, and no POST to reach the shop.
+"""
+
+
+class Unexpected(Exception):
+    """A step did not behave as designed; the message says which expectation failed."""
+
+
+def _rel(path: Path) -> str:
+    """A path as the newcomer would type it from the project root."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _shown(args: Sequence[str]) -> str:
+    """A command line as a person would type it: ``python``, paths relative to the root."""
+    shown = ["python" if arg == sys.executable else arg for arg in args]
+    return shlex.join(shown)
+
+
+@dataclass
+class Shop:
+    """One running shop service process and the files it writes."""
+
+    label: str
+    process: subprocess.Popen[bytes]
+    port: int
+    request_log: Path
+    output: Path
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The requests the shop has logged so far, oldest first."""
+        if not self.request_log.exists():
+            return []
+        lines = self.request_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def stop(self) -> None:
+        """Stop the shop: SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+
+
+class Demo:
+    """Runs the seven steps, remembering what it started so it can always stop it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.shops: list[Shop] = []
+        # A fresh key per run: the shop demands it, the targets file sends it,
+        # and step 7 checks it never reached a verdict file or the terminal.
+        self.api_key = secrets.token_urlsafe(18)
+        self.outputs: list[str] = []
+        self.current = "before step 1"
+        self.env = {k: v for k, v in os.environ.items() if k not in _ISOLATE}
+        self.env["SHOP_API_KEY"] = self.api_key
+        self.env["PYTHONUNBUFFERED"] = "1"  # so pytest's lines stream as they happen
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """All seven steps; raises :class:`Unexpected` at the first surprise."""
+        print(INTRO)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        good_verdict = self.workdir / "good.json"
+        broken_verdict = self.workdir / "broken.json"
+        prod_verdict = self.workdir / "prod.json"
+
+        self.step(1, f"start the good build ({GOOD_VERSION}) of the shop")
+        shop = self.start_shop("good", GOOD_VERSION, broken=False)
+
+        self.step(2, "run the deploy checks against it (target local)")
+        code = self.pytest(shop, "local", GOOD_VERSION, good_verdict)
+        verdict = self.verdict(good_verdict, code)
+        self.expect(code == 0 and verdict["verdict"] == "DEPLOYABLE",
+                    f"expected exit 0 and DEPLOYABLE, got exit {code} and {verdict['verdict']}")
+        posts = [r for r in shop.requests() if r["method"] == "POST"]
+        self.expect(len(posts) == 1,
+                    f"expected the destructive check to POST once to the unprotected target, "
+                    f"saw {len(posts)} POSTs")
+        self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
+                f"check created an item ({len(posts)} POST in the shop's request log)")
+
+        self.step(3, f"ask the gate whether {GOOD_VERSION} may ship")
+        code = self.gate(good_verdict, "local", GOOD_VERSION)
+        self.expect(code == 0, f"expected the gate to pass (exit 0), got exit {code}")
+        self.ok("the gate passes: exit 0")
+
+        self.step(4, f"replace it with the broken build ({BROKEN_VERSION})")
+        shop.stop()
+        shop = self.start_shop("broken", BROKEN_VERSION, broken=True)
+
+        self.step(5, "run the same deploy checks against the broken build")
+        code = self.pytest(shop, "local", BROKEN_VERSION, broken_verdict)
+        verdict = self.verdict(broken_verdict, code)
+        self.expect(code == 1 and verdict["verdict"] == "NOT_DEPLOYABLE",
+                    f"expected exit 1 and NOT_DEPLOYABLE, got exit {code} and "
+                    f"{verdict['verdict']}")
+        self.ok("exit 1, verdict NOT_DEPLOYABLE, because:")
+        for reason in verdict.get("reasons", []):
+            print(f"     - {reason}")
+
+        self.step(6, f"ask the gate whether {BROKEN_VERSION} may ship")
+        code = self.gate(broken_verdict, "local", BROKEN_VERSION)
+        self.expect(code != 0, "expected the gate to refuse the broken build, but it exited 0")
+        self.ok(f"the gate refuses: exit {code}; a pipeline would stop here")
+
+        self.step(7, "verify the good build as protected production (target local-prod)")
+        shop.stop()
+        shop = self.start_shop("prod", GOOD_VERSION, broken=False)
+        code = self.pytest(shop, "local-prod", GOOD_VERSION, prod_verdict)
+        verdict = self.verdict(prod_verdict, code)
+        self.expect(code == 0 and verdict["verdict"].startswith("DEPLOYABLE"),
+                    f"expected exit 0 and a DEPLOYABLE verdict, got exit {code} and "
+                    f"{verdict['verdict']}")
+        refused = [c["id"] for c in verdict.get("checks", []) if c.get("outcome") == "refused"]
+        self.expect(any(check.endswith(DESTRUCTIVE_CHECK) for check in refused),
+                    f"expected {DESTRUCTIVE_CHECK} to be refused, refused checks: {refused}")
+        seen = shop.requests()
+        writes = [r for r in seen if r["method"] in _STATE_CHANGING]
+        self.expect(bool(seen), "expected the checks to reach the shop, its request log is empty")
+        self.expect(not writes, f"expected no state-changing request, the shop logged {writes}")
+        self.ok(f"exit 0, verdict {verdict['verdict']}; refused: {', '.join(refused)}")
+        if verdict["verdict"] == "DEPLOYABLE_WITH_WARNINGS":
+            self.ok("(a refused check is a warning: the release is fine, but one check could "
+                    "not run here)")
+        self.ok(f"the shop logged {len(seen)} requests, none of them a POST, PUT, PATCH or DELETE")
+        self.check_secret_kept([good_verdict, broken_verdict, prod_verdict])
+        shop.stop()
+
+        print(f"\nAll {STEPS} steps behaved as designed. Verdict files are in "
+              f"{_rel(self.workdir)}/.")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def step(self, number: int, title: str) -> None:
+        """Announce a step so the newcomer can follow along in the plan printed first."""
+        self.current = f"step {number} ({title})"
+        print(f"\n== Step {number} of {STEPS}: {title} ==", flush=True)
+
+    @staticmethod
+    def ok(message: str) -> None:
+        """Say that an expectation held."""
+        print(f"  -> {message}", flush=True)
+
+    @staticmethod
+    def expect(condition: bool, message: str) -> None:
+        """Stop the demo with ``message`` unless ``condition`` holds."""
+        if not condition:
+            raise Unexpected(message)
+
+    def start_shop(self, label: str, version: str, *, broken: bool) -> Shop:
+        """Start a shop on a free loopback port and wait until it listens."""
+        port_file = self.workdir / f"{label}.port"
+        request_log = self.workdir / f"{label}-requests.jsonl"
+        output = self.workdir / f"{label}-service.log"
+        port_file.unlink(missing_ok=True)
+        request_log.unlink(missing_ok=True)
+        args = [sys.executable, _rel(SHOP), "--port", "0", "--version", version,
+                "--port-file", _rel(port_file), "--request-log", _rel(request_log)]
+        if broken:
+            args.append("--broken")
+        print(f"$ {_shown(args)}", flush=True)
+        with output.open("wb") as log:
+            # The shop logs every request; that goes to a file, not between pytest's lines.
+            process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        shop = Shop(label, process, 0, request_log, output)
+        self.shops.append(shop)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not port_file.exists():
+            if process.poll() is not None:
+                raise Unexpected(f"the shop exited with {process.returncode} while starting; "
+                                 f"see {_rel(output)}")
+            if time.monotonic() > deadline:
+                raise Unexpected(f"the shop did not listen within {START_TIMEOUT:.0f}s; "
+                                 f"see {_rel(output)}")
+            time.sleep(0.05)
+        shop.port = int(port_file.read_text(encoding="utf-8"))
+        self.ok(f"shop {version} ({'broken' if broken else 'good'} build) listening on "
+                f"http://127.0.0.1:{shop.port}; its log: {_rel(output)}")
+        return shop
+
+    def pytest(self, shop: Shop, target: str, version: str, verdict: Path) -> int:
+        """Run the deploy-check suite against ``shop`` as ``target``; return pytest's exit code."""
+        verdict.unlink(missing_ok=True)
+        # examples/deploy has its own pytest.ini, so it is the rootdir of this run:
+        # deploy-targets.toml beside it is found, and this project's own pytest
+        # settings (pyproject.toml) stay out. --tb=line keeps failures to their message.
+        args = [sys.executable, "-m", "pytest", _rel(SUITE), f"--deploy-target={target}",
+                f"--deploy-version={version}", f"--deploy-verdict={_rel(verdict)}", "-q",
+                "--tb=line"]
+        if sys.stdout.isatty():
+            args.append("--color=yes")
+        return self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port))
+
+    def gate(self, verdict: Path, target: str, version: str) -> int:
+        """Ask ``deployable gate`` about a verdict file; return its exit code."""
+        args = [sys.executable, "-m", "pytest_deployable", "gate", _rel(verdict),
+                "--target", target, "--version", version]
+        return self.command(args, GATE_TIMEOUT)
+
+    def command(self, args: list[str], timeout: float, **env: str) -> int:
+        """Run a command from the project root, streaming its output indented; return its code."""
+        print("$ " + " ".join([*(f"{k}={v}" for k, v in env.items()), _shown(args)]), flush=True)
+        process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None
+        lines: list[str] = []
+        pump = threading.Thread(target=_stream, args=(process.stdout, lines), daemon=True)
+        pump.start()
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Unexpected(f"{_shown(args[:4])} ... did not finish within {timeout:.0f}s") \
+                from None
+        finally:
+            # Also on Ctrl-C: never leave a child behind.
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            pump.join(timeout=STOP_TIMEOUT)
+        self.outputs.append("".join(lines))
+        return code
+
+    def verdict(self, path: Path, code: int) -> dict[str, Any]:
+        """The plugin's part of the verdict file a run with exit ``code`` wrote."""
+        try:
+            statement = json.loads(path.read_text(encoding="utf-8"))
+            data = statement["predicate"]["deployability"]
+            if not isinstance(data.get("verdict"), str):
+                raise KeyError("predicate.deployability.verdict")
+        except FileNotFoundError:
+            raise Unexpected(
+                f"expected a verdict file at {_rel(path)}, but pytest exited {code} without one"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Unexpected(f"{_rel(path)} is not a readable verdict: {exc!r}") from None
+        return dict(data)
+
+    def check_secret_kept(self, files: list[Path]) -> None:
+        """The shop's API key, read from the environment, appears in no file and no output."""
+        leaks = [_rel(path) for path in files if self.api_key in path.read_text(encoding="utf-8")]
+        if any(self.api_key in output for output in self.outputs):
+            leaks.append("the terminal output")
+        self.expect(not leaks, f"expected the API key to stay secret, it appears in {leaks}")
+        self.ok("the API key sent in X-Api-Key appears in no verdict file and no output")
+
+    def stop_all(self) -> None:
+        """Stop every shop this demo started."""
+        for shop in self.shops:
+            shop.stop()
+
+
+def _stream(source: IO[bytes], lines: list[str]) -> None:
+    """Echo a child's output indented, line by line, and keep a copy."""
+    for raw in source:
+        line = raw.decode("utf-8", errors="replace")
+        lines.append(line)
+        sys.stdout.write(f"   | {line}")
+        sys.stdout.flush()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Treat SIGTERM (a CI job's timeout, a killed make) like Ctrl-C, so the shop is stopped."""
+    raise KeyboardInterrupt
+
+
+def _plugin_installed() -> bool:
+    return any(ep.name == "deployable" for ep in entry_points(group="pytest11"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; 0 when every step behaved as designed, 1 otherwise, 130 on Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".demo",
+                        help="where verdicts and service logs go (default: .demo)")
+    args = parser.parse_args(argv)
+    if not _plugin_installed():
+        print("demo FAILED: pytest-deployable is not installed in this Python; "
+              "run `python -m pip install -e .` in the project first", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, _interrupt)
+    demo = Demo(args.workdir.resolve())
+    try:
+        demo.run()
+    except Unexpected as exc:
+        print(f"\ndemo FAILED at {demo.current}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo interrupted; stopping the shop", file=sys.stderr)
+        return 130
+    finally:
+        demo.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
