@@ -16,6 +16,11 @@ from typing import Any
 
 import pytest
 
+# pytester's in-process runs drop the modules a run imported once it ends; the
+# plugin imports requests lazily, so without this a second in-process run would
+# mix two copies of requests and http.cookiejar. Importing it here keeps one.
+import requests  # noqa: F401
+
 pytest_plugins = ["pytester"]
 
 #: CI sets this so that a missing test dependency fails the run instead of skipping.
