@@ -79,7 +79,7 @@ def _configuration(target: Target) -> dict[str, Any]:
 
 
 def _check(check: CheckResult) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "id": check.id,
         "category": check.category,
         "blocking": check.blocking,
@@ -87,6 +87,32 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "attempts": check.attempts,
         "durationMs": check.duration_ms,
         "message": check.message,
+        "reruns": check.reruns,
+    }
+    if check.waits:
+        data["waits"] = [
+            {"what": what, "attempts": attempts, "waitedMs": ms}
+            for what, attempts, ms in check.waits
+        ]
+    return data
+
+
+def _soak(verdict: Verdict) -> dict[str, Any]:
+    soak = verdict.facts.soak
+    if soak is None:
+        return {}
+    return {
+        "soak": {
+            "durationS": soak.duration_s,
+            "everyS": soak.every_s,
+            "failureLimit": soak.failure_limit,
+            "failedRounds": soak.failures,
+            "rounds": [
+                {"round": r.number, "startedOn": r.started_on, "passed": r.passed,
+                 "failed": list(r.failed)}
+                for r in soak.rounds
+            ],
+        }
     }
 
 
@@ -134,6 +160,7 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
                 "finishedOn": format_time(info.finished_on),
                 "summary": summary,
                 "checks": [_check(check) for check in verdict.checks],
+                **_soak(verdict),
             },
         },
     }

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from .state import STATE
 from .targets import Target
+from .waiting import Display, Waited, poll, seconds
 
 if TYPE_CHECKING:
     from .http import TargetSession
 
-__all__ = ["deploy_target", "http"]
+__all__ = ["Eventually", "deploy_target", "eventually", "http"]
+
+T = TypeVar("T")
 
 NO_TARGET = "no --deploy-target given"
 
@@ -42,3 +46,67 @@ def http(request: pytest.FixtureRequest, deploy_target: Target) -> Iterator[Targ
     state = request.config.stash[STATE]
     with TargetSession(deploy_target, allow_unsafe=state.unsafe_allowed) as session:
         yield session
+
+
+#: Each check's waits, kept on the item so the report can carry them.
+WAITS = pytest.StashKey[list["Waited[Any]"]]()
+
+
+def display_for(config: pytest.Config) -> Display | None:
+    """A wait display on the terminal, or None where nobody sees it (an xdist worker)."""
+    if hasattr(config, "workerinput"):
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return None
+
+    def write(text: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write(text)
+                reporter.flush()
+        else:
+            reporter.write(text)
+            reporter.flush()
+
+    return Display(write, tty=reporter.isatty() and os.environ.get("CI") is None)
+
+
+class Eventually:
+    """Polls a callable until it passes or a deadline passes; see :func:`eventually`."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def __call__(
+        self,
+        fn: Callable[[], T],
+        *,
+        within: float | str = "60s",
+        every: float | str = "1s",
+        what: str | None = None,
+    ) -> T:
+        """Call ``fn`` until it returns without raising; return its value.
+
+        On the deadline, raise :class:`~pytest_deployable.waiting.WaitTimeout`
+        from the last failure, naming the attempts and the time waited.
+        """
+        config = self._item.config
+        waited = poll(
+            fn,
+            what=what or str(getattr(fn, "__name__", None) or repr(fn)),
+            within=seconds(within, "within"),
+            every=seconds(every, "every"),
+            display=display_for(config),
+            stop_at=config.stash[STATE].stop_at(),
+        )
+        self._item.stash.setdefault(WAITS, []).append(waited)
+        return waited.value  # type: ignore[return-value]
+
+
+@pytest.fixture
+def eventually(request: pytest.FixtureRequest) -> Eventually:
+    """``eventually(fn, within="60s", every="1s")``: poll ``fn`` until it passes; attempts
+    are recorded in the verdict."""
+    return Eventually(request.node)

@@ -27,7 +27,6 @@ Exit codes of ``deployable gate``:
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
+from .durations import format_duration, parse_duration
 from .verdict import CheckResult, Decision, Outcome, decide
 
 __all__ = [
@@ -60,11 +60,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 _TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
 )
-_DURATION_RE = re.compile(
-    r"(?:(?P<d>[0-9]+(?:\.[0-9]+)?)d)? *(?:(?P<h>[0-9]+(?:\.[0-9]+)?)h)? *"
-    r"(?:(?P<m>[0-9]+(?:\.[0-9]+)?)m)? *(?:(?P<s>[0-9]+(?:\.[0-9]+)?)s)?"
-)
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 #: The verdict file's summary keys, each counting the checks with one outcome.
 _SUMMARY_KEYS = {"errors" if o is Outcome.ERROR else o.value: o for o in Outcome}
 _VERDICTS = tuple(decision.value for decision in Decision)
@@ -77,40 +72,6 @@ class VerdictFileError(Exception):
 
 class _Refused(ValueError):
     """Raised from the JSON parser's hooks for input that strict JSON does not allow."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``45``, ``90s``, ``30m``, ``2h``, ``1d`` or ``1h30m``."""
-    stripped = text.strip()
-    seconds: float | None = None
-    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", stripped):
-        seconds = float(stripped)
-    else:
-        match = _DURATION_RE.fullmatch(stripped)
-        if match and any(match.groupdict().values()):
-            seconds = sum(
-                float(amount) * _UNITS[unit]
-                for unit, amount in match.groupdict().items()
-                if amount is not None
-            )
-    if seconds is None or not math.isfinite(seconds):
-        raise ValueError(
-            f"invalid duration {text!r}: use a number of seconds (45) or amounts with the "
-            "units d, h, m, s in that order, such as 90s, 30m, 2h, 1d or 1h30m"
-        )
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for a person, in its two largest units: ``41s``, ``1m 30s``, ``2h 3m``."""
-    whole = max(0, int(seconds))
-    parts: list[str] = []
-    for unit, size in _UNITS.items():
-        amount, whole = divmod(whole, size)
-        if amount or parts:
-            parts.append(f"{amount}{unit}")
-    shown = [part for part in parts[:2] if not part.startswith("0")]
-    return " ".join(shown) or "0s"
 
 
 def parse_time(text: str) -> datetime | None:
@@ -203,6 +164,7 @@ def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
             blocking=_field(check, at, "blocking", _BOOL),
             outcome=Outcome(_field(check, at, "outcome", outcome)),
             attempts=_field(check, at, "attempts", _COUNT),
+            reruns=_field(check, at, "reruns", _COUNT, optional=True) or 0,
         ))
         _field(check, at, "durationMs", _COUNT, optional=True)
         _field(check, at, "message", _OPTIONAL_STR, optional=True)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from .verdict import CATEGORIES
+from .waiting import seconds
 
 __all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify"]
 
@@ -19,10 +20,32 @@ class MarkerError(Exception):
     """A marker used with arguments it does not take; the message is one line for the user."""
 
 
-def _category(*, blocking: bool = True) -> bool:
+#: Interval between attempts of a check marked with ``within`` but no ``every``.
+DEFAULT_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class _Category:
+    blocking: bool
+    within: float | None
+    every: float | None
+
+
+def _category(
+    *, blocking: bool = True, within: float | str | None = None, every: float | str | None = None
+) -> _Category:
     if not isinstance(blocking, bool):
         raise TypeError(f"blocking must be True or False, not {blocking!r}")
-    return blocking
+    try:
+        within_s = seconds(within, "within") if within is not None else None
+        every_s = seconds(every, "every") if every is not None else None
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
+    if every_s is not None and within_s is None:
+        raise TypeError("every needs within, e.g. post_deploy(within='2m', every='5s')")
+    if within_s is not None and every_s is None:
+        every_s = min(DEFAULT_EVERY, within_s)
+    return _Category(blocking, within_s, every_s)
 
 
 def _destructive() -> None:
@@ -41,16 +64,20 @@ def _only_targets(*names: str) -> tuple[str, ...]:
 #: Each marker with the signature users see in ``pytest --markers``.
 MARKERS: dict[str, tuple[str, Callable[..., Any]]] = {
     "smoke": (
-        "smoke(blocking=True): fast, critical-path deployment check; runs first. "
-        "blocking=False makes it advisory (its failure warns, does not block).",
+        "smoke(blocking=True, within=None, every=None): fast, critical-path deployment "
+        "check; runs first. blocking=False makes it advisory (its failure warns, does not "
+        "block).",
         _category,
     ),
     "contract": (
-        "contract(blocking=True): the deployed interface matches what its consumers rely on.",
+        "contract(blocking=True, within=None, every=None): the deployed interface matches "
+        "what its consumers rely on.",
         _category,
     ),
     "post_deploy": (
-        "post_deploy(blocking=True): verification after a release.",
+        "post_deploy(blocking=True, within=None, every=None): verification after a release; "
+        "with within='2m' the check body is retried every `every` (default 1s) until it "
+        "passes or the time is up.",
         _category,
     ),
     "destructive": (
@@ -74,6 +101,9 @@ class CheckSpec:
     blocking: bool
     destructive: bool = False
     only_targets: tuple[str, ...] | None = None
+    within: float | None = None
+    """Retry the check body until it passes or this many seconds pass."""
+    every: float | None = None
 
     @property
     def rank(self) -> int:
@@ -119,10 +149,14 @@ def classify(item: pytest.Item) -> CheckSpec | None:
         return None
     category: str | None = None
     blocking = False
+    within: float | None = None
+    every: float | None = None
     for name in CATEGORIES:
         if name in closest:
-            category = category or name
-            blocking = _call(item, closest[name]) or blocking
+            options: _Category = _call(item, closest[name])
+            if category is None:
+                category, within, every = name, options.within, options.every
+            blocking = options.blocking or blocking
     destructive = closest.get("destructive")
     if destructive is not None:
         _call(item, destructive)
@@ -135,4 +169,6 @@ def classify(item: pytest.Item) -> CheckSpec | None:
         blocking=blocking,
         destructive=destructive is not None,
         only_targets=only_targets,
+        within=within,
+        every=every,
     )

@@ -22,11 +22,14 @@ import pytest
 
 from . import hooks
 from .attestation import RunInfo, dump, to_statement, write_atomic
-from .fixtures import NO_TARGET, deploy_target, http
+from .budget import Budget, BudgetExhausted
+from .durations import format_duration
+from .fixtures import NO_TARGET, WAITS, deploy_target, display_for, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
 from .provenance import find_commit, find_subject
-from .recorder import META_ATTRIBUTE
+from .recorder import META_ATTRIBUTE, check_meta
 from .redact import RedactingStream, Redactor
+from .soak import run_soak
 from .state import STATE, DeployState
 from .targets import (
     Target,
@@ -39,14 +42,18 @@ from .targets import (
     resolve_target,
 )
 from .verdict import Decision, RunFacts, Verdict, decide
+from .version import VERSION_CHECK_ID, VersionCheck
+from .waiting import poll, seconds
 
-__all__ = ["EXIT_INCONCLUSIVE", "deploy_target", "http"]
+__all__ = ["EXIT_INCONCLUSIVE", "deploy_target", "eventually", "http"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
 _SPEC = pytest.StashKey[CheckSpec | None]()
 _STATUS = pytest.StashKey[str | None]()
+_TRIES = pytest.StashKey[int]()
 _WORKER_TARGET = "deployable_target"
+_WORKER_BUDGET = "deployable_budget_deadline"
 
 
 class _Terminated(KeyboardInterrupt):
@@ -58,6 +65,19 @@ def _target_option(value: str) -> str:
         return check_target_option(value)
     except TargetError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _duration_option(value: str) -> float:
+    try:
+        return seconds(value, "duration")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count_option(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {value!r}")
+    return int(value)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,6 +123,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--deploy-summary", dest="deployable_summary", metavar="PATH",
         help="also write the verdict as Markdown (appended to $GITHUB_STEP_SUMMARY when set).",
+    )
+    group.addoption(
+        "--deploy-version-within", dest="deployable_version_within", metavar="DURATION",
+        type=_duration_option, default=300.0,
+        help="how long the built-in version check waits for the target to report "
+        "--deploy-version (default 5m).",
+    )
+    group.addoption(
+        "--deploy-fail-fast", dest="deployable_fail_fast", action="store_true",
+        help="stop at the first blocking failure; the rest count as not run.",
+    )
+    group.addoption(
+        "--deploy-budget", dest="deployable_budget", metavar="DURATION",
+        type=_duration_option,
+        help="a time budget for the whole run (90s, 10m, 1h); when it runs out the run stops.",
+    )
+    group.addoption(
+        "--deploy-soak", dest="deployable_soak", metavar="DURATION", type=_duration_option,
+        help="after the first pass, repeat the post_deploy checks for this long.",
+    )
+    group.addoption(
+        "--deploy-soak-every", dest="deployable_soak_every", metavar="DURATION",
+        type=_duration_option, default=30.0,
+        help="the interval between soak rounds (default 30s).",
+    )
+    group.addoption(
+        "--deploy-soak-failure-limit", dest="deployable_soak_failure_limit", metavar="N",
+        type=_count_option, default=0,
+        help="how many soak rounds may fail before the verdict fails (default 0).",
     )
     parser.addini("deploy_targets_file", "targets file, relative to the rootdir")
     parser.addini("deploy_verdict", "verdict file path (default deploy-verdict.json)")
@@ -157,6 +206,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state.target = target
     state.redactor = Redactor(target.secrets)
+    if _is_worker(config):
+        state.budget_deadline = config.workerinput.get(_WORKER_BUDGET)  # type: ignore[attr-defined]
     state.allow_destructive = bool(config.option.deployable_allow_destructive)
     if not _is_worker(config):
         state.verdict_path = config.invocation_params.dir / (
@@ -254,6 +305,14 @@ def pytest_collection_modifyitems(
         selected.append(item)
     if target is None:
         return
+    if target.version and target.version_url:
+        check = VersionCheck.from_parent(
+            session, name=VERSION_CHECK_ID, nodeid=VERSION_CHECK_ID,
+            within=config.option.deployable_version_within,
+        )
+        check.stash[_SPEC] = CheckSpec(category="smoke", blocking=True)
+        check.stash[_STATUS] = None
+        selected.insert(0, check)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     # A stable sort keeps collection order within a category.
@@ -266,12 +325,31 @@ class _Gate:
     def __init__(self, config: pytest.Config, state: DeployState) -> None:
         self.config = config
         self.state = state
+        self.session: pytest.Session | None = None
+        self.budget: Budget | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Before the terminal reporter prints its header (it runs trylast).
-        if not _is_worker(self.config):
-            _protect_terminal(self.config, self.state.redactor)
+        if _is_worker(self.config):
+            return
+        _protect_terminal(self.config, self.state.redactor)
+        self.session = session
+        if self.config.option.deployable_soak and self.config.getoption("dist", "no") != "no":
+            raise pytest.UsageError(
+                "--deploy-soak runs its rounds in one process; run it without -n/--dist"
+            )
+        budget = self.config.option.deployable_budget
+        if budget and threading.current_thread() is threading.main_thread():
+            self.budget = Budget(budget, self._budget_ran_out)
+            self.state.budget_deadline = self.budget.deadline
+            self.budget.start()
+
+    def _budget_ran_out(self, elapsed: float) -> None:
+        budget = format_duration(self.config.option.deployable_budget)
+        self.state.budget_exhausted = (
+            f"--deploy-budget {budget} ran out after {format_duration(elapsed)}"
+        )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self.state
@@ -309,6 +387,32 @@ class _Gate:
         finally:
             self.state.current_destructive = False
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        """Retry the body of a check marked ``within=`` until it passes or time is up."""
+        spec = pyfuncitem.stash.get(_SPEC, None)
+        if spec is None or spec.within is None or spec.every is None:
+            return None
+        from _pytest.python import pytest_pyfunc_call as call_body
+
+        tries = 0
+
+        def attempt() -> None:
+            nonlocal tries
+            tries += 1
+            call_body(pyfuncitem)
+
+        try:
+            waited = poll(
+                attempt, what=pyfuncitem.nodeid, within=spec.within, every=spec.every,
+                display=display_for(self.config), stop_at=self.state.stop_at(),
+                retry_on=(Exception, pytest.fail.Exception),
+            )
+            pyfuncitem.stash.setdefault(WAITS, []).append(waited)
+        finally:
+            pyfuncitem.stash[_TRIES] = tries
+        return True
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -317,11 +421,18 @@ class _Gate:
         spec = item.stash.get(_SPEC, None)
         if spec is None:
             return report
-        setattr(report, META_ATTRIBUTE, {
+        meta: dict[str, Any] = {
             "category": spec.category,
             "blocking": spec.blocking,
             "status": item.stash.get(_STATUS, None),
-        })
+        }
+        if report.when == "call":
+            meta["tries"] = item.stash.get(_TRIES, 1)
+            meta["waits"] = [
+                [waited.what, waited.attempts, round(waited.elapsed * 1000)]
+                for waited in item.stash.get(WAITS, [])
+            ]
+        setattr(report, META_ATTRIBUTE, meta)
         redact = self.state.redactor
         if redact:
             if report.longrepr is not None and redact.contains_secret(report.longreprtext):
@@ -331,15 +442,41 @@ class _Gate:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # In the xdist controller, the workers' reports arrive here.
-        if not _is_worker(self.config):
-            self.state.recorder.add(report)
+        if _is_worker(self.config):
+            return
+        self.state.recorder.add(report)
+        meta = check_meta(report)
+        if (
+            self.config.option.deployable_fail_fast
+            and report.failed
+            and self.state.stopped is None
+            and (meta is None or meta.get("blocking", True))
+        ):
+            self._stop(f"stopped at the first blocking failure (--deploy-fail-fast): "
+                       f"{report.nodeid}")
+
+    def _stop(self, reason: str) -> None:
+        self.state.stopped = reason
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        if dsession is not None:  # pytest-xdist's controller stops its workers
+            dsession.shouldstop = reason
+        elif self.session is not None:
+            self.session.shouldfail = reason
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.state.collection_errors += 1
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        if isinstance(excinfo.value, _Terminated):
+        value = excinfo.value
+        if isinstance(value, BudgetExhausted) or self.state.budget_exhausted:
+            return  # recorded as the budget running out, not as an interrupt
+        if type(value).__name__ == "Interrupted" and "keyboard" not in str(value).lower():
+            # pytest-xdist stopping on purpose: our own fail-fast, or -x/--maxfail
+            if self.state.stopped is None:
+                self.state.interrupted = f"the run stopped early: {value}"
+            return
+        if isinstance(value, _Terminated):
             self.state.interrupted = "received SIGTERM"
         elif isinstance(excinfo.value, KeyboardInterrupt):
             self.state.interrupted = "KeyboardInterrupt (Ctrl-C)"
@@ -350,13 +487,44 @@ class _Gate:
         lines = str(excrepr).strip().splitlines()
         self.state.internal_error = lines[-1] if lines else "unknown"
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        duration = self.config.option.deployable_soak
+        if duration and not _is_worker(self.config) and self._first_pass_clean(session):
+            items = [
+                (item, spec.blocking)
+                for item in session.items
+                if (spec := item.stash.get(_SPEC, None)) is not None
+                and spec.category == "post_deploy"
+                and item.stash.get(_STATUS, None) is None
+            ]
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            self.state.soak = run_soak(
+                items,
+                duration=duration,
+                every=self.config.option.deployable_soak_every,
+                failure_limit=self.config.option.deployable_soak_failure_limit,
+                say=reporter.write_line if reporter is not None else lambda text: None,
+            )
+        return result
+
+    def _first_pass_clean(self, session: pytest.Session) -> bool:
+        checks = self.state.recorder.results(self.state.expected)
+        return not session.shouldfail and not any(
+            check.blocking and check.outcome.value in ("failed", "error") for check in checks
+        )
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.budget is not None:
+            self.budget.cancel()
         if _is_worker(self.config) or exitstatus == pytest.ExitCode.USAGE_ERROR:
             return
         state = self.state
         if exitstatus == pytest.ExitCode.INTERRUPTED and not (
-            state.interrupted or state.collection_errors
+            state.interrupted or state.collection_errors or state.stopped
+            or state.budget_exhausted
         ):
             state.interrupted = "pytest stopped the session"
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR and not state.internal_error:
@@ -366,6 +534,9 @@ class _Gate:
             internal_error=state.internal_error,
             collection_errors=state.collection_errors,
             crashed_workers=tuple(state.crashed_workers),
+            budget_exhausted=state.budget_exhausted,
+            stopped=state.stopped,
+            soak=state.soak,
         )
         verdict = decide(state.recorder.results(state.expected), facts)
         for amendment in self.config.hook.pytest_deployable_verdict(
@@ -470,6 +641,7 @@ class _XdistHooks:
         # options or the environment that might differ (pytest-base-url's bug).
         if self.state.target is not None:
             node.workerinput[_WORKER_TARGET] = json.dumps(self.state.target.to_dict())
+        node.workerinput[_WORKER_BUDGET] = self.state.budget_deadline
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if not self.state.expected:

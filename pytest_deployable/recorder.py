@@ -32,19 +32,31 @@ class _Record:
     status: str | None = None
     outcome: Outcome | None = None
     attempts: int = 0
+    reruns: int = 0
+    tries: int = 0
+    """Extra runs of the body within one attempt (``within``/``every`` retries)."""
     duration: float = 0.0
     message: str | None = None
     phases: set[str] = field(default_factory=set)
+    waits: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def _first_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    # pytest's own "E   ..." line is what a person reads first.
+    # pytest's "E   ..." lines are what a person reads; in a chain of exceptions
+    # the last one is the check's own failure, so take the first line of the
+    # last run of E lines.
+    first_of_last_run = None
+    previous_was_e = False
     for line in lines:
-        if line.startswith("E "):
-            return line[1:].strip()[:_MESSAGE_LIMIT]
+        is_e = line.startswith("E ")
+        if is_e and not previous_was_e:
+            first_of_last_run = line
+        previous_was_e = is_e
+    if first_of_last_run is not None:
+        return first_of_last_run[1:].strip()[:_MESSAGE_LIMIT]
     return lines[-1].strip()[:_MESSAGE_LIMIT]
 
 
@@ -77,6 +89,7 @@ class Recorder:
             record.status = meta.get("status") or record.status
         record.duration += report.duration
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt is over
+            record.reruns += 1
             if report.when == "setup":
                 record.attempts += 1
             record.outcome, record.message, record.phases = None, None, set()
@@ -84,6 +97,11 @@ class Recorder:
         record.phases.add(report.when or "")
         if report.when == "setup":
             record.attempts += 1
+        if report.when == "call" and meta is not None:
+            record.tries += max(int(meta.get("tries", 1)) - 1, 0)
+            record.waits.extend(
+                (str(what), int(attempts), int(ms)) for what, attempts, ms in meta.get("waits", [])
+            )
         if report.failed:
             outcome = Outcome.ERROR if report.when != "call" else Outcome.FAILED
             if record.outcome not in (Outcome.FAILED, Outcome.ERROR):
@@ -119,9 +137,12 @@ class Recorder:
                     category=record.category,
                     blocking=record.blocking,
                     outcome=outcome,
-                    attempts=max(record.attempts, 1 if outcome is not Outcome.NOT_RUN else 0),
+                    attempts=max(record.attempts, 1 if outcome is not Outcome.NOT_RUN else 0)
+                    + record.tries,
                     duration_ms=round(record.duration * 1000),
                     message=record.message,
+                    reruns=record.reruns,
+                    waits=tuple(record.waits),
                 )
             )
         return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from .recorder import Recorder
 from .redact import Redactor
 from .targets import Target
-from .verdict import Verdict
+from .verdict import Soak, Verdict
 
 __all__ = ["STATE", "DeployState"]
 
@@ -33,10 +34,22 @@ class DeployState:
     internal_error: str | None = None
     collection_errors: int = 0
     crashed_workers: list[str] = field(default_factory=list)
+    budget_deadline: float | None = None
+    """When the run's budget ends, as a ``time.time()`` instant, or None."""
+    budget_exhausted: str | None = None
+    stopped: str | None = None
+    """Why the run stopped on purpose (``--deploy-fail-fast``)."""
+    soak: Soak | None = None
     verdict: Verdict | None = None
     verdict_path: Path | None = None
     verdict_written: bool = False
     statement: dict[str, object] | None = None
+
+    def stop_at(self) -> float | None:
+        """The budget's end on this process's monotonic clock, to cap every wait."""
+        if self.budget_deadline is None:
+            return None
+        return time.monotonic() + (self.budget_deadline - time.time())
 
     def unsafe_allowed(self) -> bool:
         """Whether the running check may send state-changing requests to a protected target."""

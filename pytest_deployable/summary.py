@@ -69,7 +69,8 @@ def _is_warned(check: Mapping[str, Any]) -> bool:
     outcome = check.get("outcome")
     if not check.get("blocking", True):
         return outcome in _BROKEN
-    return outcome == "passed" and _attempts(check) > 1
+    reruns = check.get("reruns")
+    return outcome == "passed" and isinstance(reruns, int) and reruns > 0
 
 
 def _attempts(check: Mapping[str, Any]) -> int:
@@ -237,7 +238,50 @@ def render_text(statement: Mapping[str, Any], *, max_checks: int = 50) -> str:
             lines.append(_clip(f"{'':18}{message.splitlines()[0].strip()}", _WIDTH))
     if len(attention) > max_checks:
         lines.append(f"  ... and {len(attention) - max_checks} more in the verdict file")
+    lines += _waited_lines(statement, max_checks)
+    lines += _soak_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def _waited_lines(statement: Mapping[str, Any], limit: int) -> list[str]:
+    """The checks that had to wait for convergence, and for how long."""
+    lines: list[str] = []
+    for check in _checks(statement):
+        reruns = check.get("reruns") if isinstance(check.get("reruns"), int) else 0
+        own = _attempts(check) - int(reruns or 0)
+        waits = [w for w in check.get("waits") or [] if isinstance(w, Mapping)]
+        if own <= 1 and not any(int(w.get("attempts") or 0) > 1 for w in waits):
+            continue
+        seconds = int(check.get("durationMs") or 0) / 1000
+        lines.append(
+            f"  {check.get('id')}: {_outcome_word(check)} on attempt {own} "
+            f"after {seconds:.1f}s"
+        )
+        for wait in waits:
+            lines.append(_clip(
+                f"    waited for {wait.get('what')}: {wait.get('attempts')} attempts, "
+                f"{int(wait.get('waitedMs') or 0) / 1000:.1f}s", _WIDTH))
+    if not lines:
+        return []
+    shown = lines[: limit * 2]
+    return ["waited for convergence", *shown]
+
+
+def _soak_lines(data: Mapping[str, Any]) -> list[str]:
+    soak = data.get("soak")
+    if not isinstance(soak, Mapping):
+        return []
+    rounds = [r for r in soak.get("rounds") or [] if isinstance(r, Mapping)]
+    lines = [
+        f"soak      {len(rounds)} rounds, {soak.get('failedRounds')} failed "
+        f"(limit {soak.get('failureLimit')})"
+    ]
+    for round_ in rounds:
+        failed = round_.get("failed") or []
+        if failed:
+            lines.append(_clip(
+                f"  round {round_.get('round')}: failed {', '.join(map(str, failed))}", _WIDTH))
+    return lines
 
 
 def _md(text: str) -> str:

@@ -63,6 +63,8 @@ _KEYS: dict[str, str] = {
     "retries": "a whole number from 0 to 10",
     "protected": "true or false",
     "public_env": "a list of environment variable names whose values are not secrets",
+    "version_url": "a string: a URL, or a path on base_url, that reports the running version",
+    "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
 }
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
@@ -91,6 +93,10 @@ class Target:
     source_sha256: str | None = None
     secrets: frozenset[str] = frozenset()
     """Values taken from the environment: never shown anywhere."""
+    version_url: str | None = None
+    """Where the target reports its running version (absolute, or a path on base_url)."""
+    version_field: str | None = None
+    """A dotted path into the version URL's JSON; None reads the body as plain text."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -107,6 +113,8 @@ class Target:
             "source": self.source,
             "source_sha256": self.source_sha256,
             "secrets": sorted(self.secrets),
+            "version_url": self.version_url,
+            "version_field": self.version_field,
         }
 
     @classmethod
@@ -125,6 +133,8 @@ class Target:
             source=data["source"],
             source_sha256=data["source_sha256"],
             secrets=frozenset(data["secrets"]),
+            version_url=data.get("version_url"),
+            version_field=data.get("version_field"),
         )
 
 
@@ -293,6 +303,8 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key in ("version_url", "version_field"):
+        return isinstance(value, str) and bool(value)
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
@@ -393,4 +405,8 @@ def resolve_target(
         source=str(targets.path),
         source_sha256=targets.sha256,
         secrets=frozenset(interpolate.secrets),
+        version_url=interpolate("version_url", table["version_url"])
+        if "version_url" in table
+        else None,
+        version_field=table.get("version_field"),
     )

@@ -19,6 +19,8 @@ __all__ = [
     "Decision",
     "Outcome",
     "RunFacts",
+    "Soak",
+    "SoakRound",
     "Verdict",
     "decide",
 ]
@@ -82,13 +84,48 @@ class CheckResult:
     blocking: bool
     outcome: Outcome
     attempts: int = 1
+    """How many times the check body ran: ``within`` retries and reruns included."""
     duration_ms: int = 0
     message: str | None = None
+    reruns: int = 0
+    """How many of the attempts were reruns by pytest-rerunfailures (a flake, not a wait)."""
+    waits: tuple[tuple[str, int, int], ...] = ()
+    """Each wait inside the check: what it waited for, attempts, milliseconds."""
 
     @property
     def flaky(self) -> bool:
-        """A pass that needed more than one attempt (a rerun plugin retried it)."""
-        return self.outcome is Outcome.PASSED and self.attempts > 1
+        """A pass that needed a rerun: a flake, unlike a pass that waited with ``within``."""
+        return self.outcome is Outcome.PASSED and self.reruns > 0
+
+    @property
+    def waited(self) -> bool:
+        """A check that had to wait: more than one attempt of its own, or a retried wait."""
+        return self.attempts > self.reruns + 1 or any(tries > 1 for _, tries, _ in self.waits)
+
+
+@dataclass(frozen=True)
+class SoakRound:
+    """One round of a soak: the post_deploy checks run once more."""
+
+    number: int
+    started_on: str
+    passed: int
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Soak:
+    """A soak after the first pass, in the manner of an Argo Rollouts AnalysisRun."""
+
+    duration_s: float
+    every_s: float
+    failure_limit: int
+    rounds: tuple[SoakRound, ...] = ()
+
+    @property
+    def failures(self) -> int:
+        """Rounds in which a blocking post_deploy check failed."""
+        return sum(1 for round_ in self.rounds if round_.failed)
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,9 @@ class RunFacts:
     crashed_workers: tuple[str, ...] = ()
     budget_exhausted: str | None = None
     """Which time budget ran out, in words, or None."""
+    stopped: str | None = None
+    """Why the run stopped early on purpose (``--deploy-fail-fast``), or None."""
+    soak: Soak | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +210,10 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     2. The run was interrupted, crashed, ran out of budget, had collection
        errors, a blocking check never ran, or no blocking check ran at all:
        INCONCLUSIVE.
-    3. An advisory check failed, a blocking check passed only on a rerun, or a
-       blocking check was skipped or refused: DEPLOYABLE_WITH_WARNINGS.
+       A soak whose failed rounds exceed its limit is NOT_DEPLOYABLE too.
+    3. An advisory check failed, a blocking check passed only on a rerun, a
+       blocking check was skipped or refused, or a soak had failed rounds within
+       its limit: DEPLOYABLE_WITH_WARNINGS.
     4. Otherwise every blocking check ran and passed: DEPLOYABLE.
     """
     checks = tuple(checks)
@@ -179,6 +221,14 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     blocking = [check for check in checks if check.blocking]
 
     failed = [check for check in blocking if check.outcome in _BROKEN]
+    broken: list[str] = []
+    if failed:
+        broken.append(f"{_plural(len(failed), 'blocking check')} failed: {_names(failed)}")
+    if facts.stopped:
+        broken.append(facts.stopped)
+    soak = facts.soak
+    if soak is not None and soak.failures > soak.failure_limit:
+        broken.append(_soak_reason(soak))
     inconclusive: list[str] = []
     if facts.interrupted:
         inconclusive.append(f"the run was interrupted: {facts.interrupted}")
@@ -197,7 +247,7 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
         inconclusive.append(
             f"{_plural(len(not_run), 'blocking check')} did not run: {_names(not_run)}"
         )
-    if not any(check.outcome is Outcome.PASSED for check in blocking) and not failed:
+    if not any(check.outcome is Outcome.PASSED for check in blocking) and not broken:
         inconclusive.append(
             "no blocking check ran" if checks else "no check was selected for this target"
         )
@@ -226,12 +276,11 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
             f"{_plural(len(refused), 'destructive check')} refused on a protected target: "
             f"{_names(refused)}"
         )
+    if soak is not None and 0 < soak.failures <= soak.failure_limit:
+        warnings.append(_soak_reason(soak))
 
-    reasons: list[str] = []
-    if failed:
-        reasons.append(
-            f"{_plural(len(failed), 'blocking check')} failed: {_names(failed)}"
-        )
+    reasons: list[str] = list(broken)
+    if broken:
         decision = Decision.NOT_DEPLOYABLE
     elif inconclusive:
         decision = Decision.INCONCLUSIVE
@@ -242,3 +291,12 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     reasons.extend(inconclusive)
     reasons.extend(warnings)
     return Verdict(decision=decision, reasons=tuple(reasons), checks=checks, facts=facts)
+
+
+def _soak_reason(soak: Soak) -> str:
+    failed = sorted({check for round_ in soak.rounds for check in round_.failed})
+    checks = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    return (
+        f"soak: {soak.failures} of {_plural(len(soak.rounds), 'round')} failed "
+        f"(limit {soak.failure_limit}): {checks}"
+    )

@@ -96,9 +96,9 @@ def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines([
-        "@pytest.mark.smoke(blocking=True): *",
-        "@pytest.mark.contract(blocking=True): *",
-        "@pytest.mark.post_deploy(blocking=True): *",
+        "@pytest.mark.smoke(blocking=True, within=None, every=None): *",
+        "@pytest.mark.contract(blocking=True, within=None, every=None): *",
+        "@pytest.mark.post_deploy(blocking=True, within=None, every=None): *",
         "@pytest.mark.destructive: *",
         "@pytest.mark.only_targets(*names): *",
     ])

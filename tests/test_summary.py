@@ -35,6 +35,7 @@ def check(
         blocking=blocking,
         outcome=outcome,
         attempts=attempts,
+        reruns=attempts - 1,  # these tests model extra attempts as reruns (flakes)
         duration_ms=duration_ms,
         message=message,
     )

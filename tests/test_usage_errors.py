@@ -91,7 +91,7 @@ def test_missing_targets_file_option(pytester: pytest.Pytester) -> None:
     [
         ("smoke(blockng=False)", "got an unexpected keyword argument 'blockng'"),
         ("smoke(blocking='no')", "blocking must be True or False"),
-        ("contract(False)", "too many positional arguments; it takes contract(blocking=True)"),
+        ("contract(False)", "too many positional arguments; it takes contract(blocking=True, "),
         ("only_targets()", "needs at least one target name"),
         ("destructive('yes')", "too many positional arguments; it takes destructive"),
     ],

@@ -10,14 +10,16 @@ from pytest_deployable.verdict import (
     Decision,
     Outcome,
     RunFacts,
+    Soak,
+    SoakRound,
     decide,
 )
 
 
 def check(name: str, outcome: Outcome, *, blocking: bool = True, attempts: int = 1,
-          category: str = "smoke") -> CheckResult:
+          category: str = "smoke", reruns: int = 0) -> CheckResult:
     return CheckResult(id=f"t.py::{name}", category=category, blocking=blocking,
-                       outcome=outcome, attempts=attempts)
+                       outcome=outcome, attempts=attempts, reruns=reruns)
 
 
 def test_every_blocking_check_passed_is_deployable() -> None:
@@ -83,7 +85,8 @@ def test_a_blocking_check_that_did_not_run_is_inconclusive() -> None:
     ("extra", "reason"),
     [
         (check("w", Outcome.FAILED, blocking=False), "1 advisory check failed: t.py::w"),
-        (check("w", Outcome.PASSED, attempts=3), "1 blocking check passed only on a rerun"),
+        (check("w", Outcome.PASSED, attempts=3, reruns=2),
+         "1 blocking check passed only on a rerun"),
         (check("w", Outcome.SKIPPED), "1 blocking check skipped: t.py::w"),
         (check("w", Outcome.REFUSED), "1 destructive check refused on a protected target"),
     ],
@@ -123,3 +126,41 @@ def test_result_mapping() -> None:
     assert Decision.DEPLOYABLE_WITH_WARNINGS.result == "WARNED"
     assert Decision.NOT_DEPLOYABLE.result == "FAILED"
     assert Decision.INCONCLUSIVE.result == "FAILED"
+
+
+def test_a_pass_that_waited_is_a_pass_not_a_flake() -> None:
+    waited = check("w", Outcome.PASSED, attempts=7)
+    assert waited.waited
+    assert not waited.flaky
+    assert decide([waited]).decision is Decision.DEPLOYABLE
+
+
+def soak(*failed_rounds: tuple[str, ...], limit: int = 0) -> Soak:
+    rounds = tuple(SoakRound(i + 1, "2026-01-01T00:00:00Z", 3, failed)
+                   for i, failed in enumerate(failed_rounds))
+    return Soak(duration_s=60, every_s=10, failure_limit=limit, rounds=rounds)
+
+
+def test_a_soak_within_its_limit_warns_and_beyond_it_blocks() -> None:
+    passed = [check("a", Outcome.PASSED)]
+    clean = decide(passed, RunFacts(soak=soak((), (), ())))
+    assert clean.decision is Decision.DEPLOYABLE
+    within = decide(passed, RunFacts(soak=soak((), ("t.py::a",), (), limit=1)))
+    assert within.decision is Decision.DEPLOYABLE_WITH_WARNINGS
+    assert within.reasons == ("soak: 1 of 3 rounds failed (limit 1): t.py::a",)
+    beyond = decide(passed, RunFacts(soak=soak(("t.py::a",), ("t.py::a",), (), limit=1)))
+    assert beyond.decision is Decision.NOT_DEPLOYABLE
+    assert beyond.reasons == ("soak: 2 of 3 rounds failed (limit 1): t.py::a",)
+
+
+def test_stopping_on_purpose_is_not_deployable_and_names_what_did_not_run() -> None:
+    verdict = decide(
+        [check("a", Outcome.FAILED), check("b", Outcome.NOT_RUN)],
+        RunFacts(stopped="stopped at the first blocking failure (--deploy-fail-fast)"),
+    )
+    assert verdict.decision is Decision.NOT_DEPLOYABLE
+    assert verdict.reasons == (
+        "1 blocking check failed: t.py::a",
+        "stopped at the first blocking failure (--deploy-fail-fast)",
+        "1 blocking check did not run: t.py::b",
+    )
