@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "format_interval", "parse_duration"]
 
 _DURATION_RE = re.compile(
     r"(?:(?P<d>[0-9]+(?:\.[0-9]+)?)d)? *(?:(?P<h>[0-9]+(?:\.[0-9]+)?)h)? *"
@@ -46,3 +46,10 @@ def format_duration(seconds: float) -> str:
             parts.append(f"{amount}{unit}")
     shown = [part for part in parts[:2] if not part.startswith("0")]
     return " ".join(shown) or "0s"
+
+
+def format_interval(seconds: float) -> str:
+    """Like :func:`format_duration`, but keeps tenths under a minute: ``0.5s``, ``1.5s``."""
+    if 0 < seconds < 60 and seconds != int(seconds):
+        return f"{round(seconds, 1):g}s"
+    return format_duration(seconds)

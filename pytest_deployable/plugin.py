@@ -23,7 +23,7 @@ import pytest
 from . import hooks
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
-from .durations import format_duration
+from .durations import format_interval
 from .fixtures import NO_TARGET, WAITS, deploy_target, display_for, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
 from .provenance import find_commit, find_subject
@@ -346,9 +346,9 @@ class _Gate:
             self.budget.start()
 
     def _budget_ran_out(self, elapsed: float) -> None:
-        budget = format_duration(self.config.option.deployable_budget)
+        budget = format_interval(self.config.option.deployable_budget)
         self.state.budget_exhausted = (
-            f"--deploy-budget {budget} ran out after {format_duration(elapsed)}"
+            f"--deploy-budget {budget} ran out after {format_interval(elapsed)}"
         )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -16,7 +16,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from .attestation import format_time
-from .durations import format_duration
+from .durations import format_interval
 from .verdict import Soak, SoakRound
 
 __all__ = ["run_soak"]
@@ -35,8 +35,8 @@ def run_soak(
     started = time.monotonic()
     end = started + duration
     say(
-        f"soak: running {len(items)} post_deploy checks every {format_duration(every)} "
-        f"for {format_duration(duration)} (failure limit {failure_limit})"
+        f"soak: running {len(items)} post_deploy checks every {format_interval(every)} "
+        f"for {format_interval(duration)} (failure limit {failure_limit})"
     )
     next_round = started + every
     while next_round <= end:
@@ -56,7 +56,7 @@ def run_soak(
         failures = sum(1 for round_ in rounds if round_.failed)
         say(
             f"soak round {number}: {passed} passed, {len(failed)} failed "
-            f"({format_duration(time.monotonic() - started)} of {format_duration(duration)}, "
+            f"({format_interval(time.monotonic() - started)} of {format_interval(duration)}, "
             f"{failures} failed rounds so far)"
         )
         next_round += every

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 
-from .durations import format_duration, parse_duration
+from .durations import format_interval, parse_duration
 
 __all__ = ["MIN_INTERVAL", "Display", "WaitTimeout", "Waited", "poll", "seconds"]
 
@@ -98,14 +98,14 @@ class Display:
         self._last_line = time.monotonic()
         if not self.tty:
             self._write(
-                f"waiting up to {format_duration(within)} for {what} "
+                f"waiting up to {format_interval(within)} for {what} "
                 f"(every {every:g}s)"
             )
 
     def attempt(self, waited: Waited[Any], within: float) -> None:
         line = (
             f"waiting for {waited.what}: attempt {waited.attempts}, "
-            f"{format_duration(waited.elapsed)} of {format_duration(within)}; "
+            f"{format_interval(waited.elapsed)} of {format_interval(within)}; "
             f"last failure: {waited.last_failure}"
         )
         now = time.monotonic()
@@ -121,7 +121,7 @@ class Display:
         outcome = "passed" if ok else "gave up"
         self._write(
             f"{waited.what}: {outcome} on attempt {waited.attempts} after "
-            f"{format_duration(waited.elapsed)}",
+            f"{format_interval(waited.elapsed)}",
             final=True,
         )
 
@@ -175,7 +175,7 @@ def poll(
                     display.finished(waited, ok=False)
                 raise WaitTimeout(
                     f"{what}: still failing after {waited.attempts} attempts over "
-                    f"{waited.elapsed:.1f}s (within {format_duration(within)}): "
+                    f"{waited.elapsed:.1f}s (within {format_interval(within)}): "
                     f"{waited.last_failure}"
                 ) from exc
             if display is not None:

@@ -52,13 +52,24 @@ class Server:
     """A real HTTP server on 127.0.0.1 whose answers a test sets per path."""
 
     url: str
-    routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    routes: dict[str, Any] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     hang: threading.Event = field(default_factory=threading.Event)
 
     def route(self, path: str, status: int = 200, body: Any = None) -> None:
         """Answer ``path`` with ``status`` and ``body`` (JSON unless bytes)."""
         self.routes[path] = (status, body)
+
+    def changes(self, path: str, after: float, before: tuple[int, Any],
+                then: tuple[int, Any]) -> None:
+        """Answer ``path`` with ``before`` until ``after`` seconds from now, then ``then``."""
+        switch_at = time.monotonic() + after
+        self.routes[path] = lambda: before if time.monotonic() < switch_at else then
+
+    def flaps(self, path: str, pattern: list[tuple[int, Any]]) -> None:
+        """Answer ``path`` with each answer of ``pattern`` in turn, round and round."""
+        calls = iter(range(10**9))
+        self.routes[path] = lambda: pattern[next(calls) % len(pattern)]
 
     def methods(self) -> list[str]:
         """The methods of every request received, in order."""
@@ -83,7 +94,8 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 server.hang.wait(60)
                 return
             route = self.path.split("?", 1)[0]
-            status, payload = server.routes.get(route, (404, {"error": "not found"}))
+            answer = server.routes.get(route, (404, {"error": "not found"}))
+            status, payload = answer() if callable(answer) else answer
             if isinstance(payload, bytes):
                 data, kind = payload, "text/plain"
             else:
