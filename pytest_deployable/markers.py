@@ -12,7 +12,7 @@ import pytest
 
 from .verdict import CATEGORIES
 
-__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify"]
+__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify", "marker_value"]
 
 
 class MarkerError(Exception):
@@ -36,6 +36,15 @@ def _only_targets(*names: str) -> tuple[str, ...]:
         if not isinstance(name, str):
             raise TypeError(f"target names are strings, not {name!r}")
     return names
+
+
+def _only_hosts(*patterns: str) -> tuple[str, ...]:
+    if not patterns:
+        raise TypeError("needs at least one role or host pattern, e.g. only_hosts('web')")
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            raise TypeError(f"roles and host patterns are non-empty strings, not {pattern!r}")
+    return patterns
 
 
 #: Each marker with the signature users see in ``pytest --markers``.
@@ -62,6 +71,12 @@ MARKERS: dict[str, tuple[str, Callable[..., Any]]] = {
         "only_targets(*names): the check applies to these deploy targets only; elsewhere it is "
         "not applicable.",
         _only_targets,
+    ),
+    "only_hosts": (
+        "only_hosts(*patterns): a host check runs only on the target's hosts that have one of "
+        "these roles or whose name matches one of these glob patterns; on a target with none, "
+        "it is not applicable.",
+        _only_hosts,
     ),
 }
 
@@ -102,6 +117,12 @@ def _call(item: pytest.Item, marker: pytest.Mark) -> Any:
     with contextlib.suppress(TypeError):
         _VALIDATED[key] = value
     return value
+
+
+def marker_value(item: pytest.Item, name: str) -> Any:
+    """The validated value of the closest ``name`` marker on ``item``, or None without one."""
+    marker = item.get_closest_marker(name)
+    return None if marker is None else _call(item, marker)
 
 
 def classify(item: pytest.Item) -> CheckSpec | None:

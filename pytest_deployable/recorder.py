@@ -35,6 +35,7 @@ class _Record:
     duration: float = 0.0
     message: str | None = None
     phases: set[str] = field(default_factory=set)
+    host: str | None = None
 
 
 def _first_line(text: str) -> str:
@@ -75,6 +76,7 @@ class Recorder:
             record.category = str(meta.get("category", record.category))
             record.blocking = bool(meta.get("blocking", record.blocking))
             record.status = meta.get("status") or record.status
+            record.host = meta.get("host") or record.host
         record.duration += report.duration
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt is over
             if report.when == "setup":
@@ -122,6 +124,7 @@ class Recorder:
                     attempts=max(record.attempts, 1 if outcome is not Outcome.NOT_RUN else 0),
                     duration_ms=round(record.duration * 1000),
                     message=record.message,
+                    host=record.host,
                 )
             )
         return results

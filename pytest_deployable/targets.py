@@ -63,6 +63,7 @@ _KEYS: dict[str, str] = {
     "retries": "a whole number from 0 to 10",
     "protected": "true or false",
     "public_env": "a list of environment variable names whose values are not secrets",
+    "roles": "a table of role names, each a list of strings (testinfra host specs)",
 }
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
@@ -91,6 +92,13 @@ class Target:
     source_sha256: str | None = None
     secrets: frozenset[str] = frozenset()
     """Values taken from the environment: never shown anywhere."""
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Role name to the host specs that have it; ``only_hosts`` markers select by role."""
+
+    @property
+    def fleet(self) -> tuple[str, ...]:
+        """Every host spec of the target: ``hosts``, then role members not listed there."""
+        return tuple(dict.fromkeys([*self.hosts, *(s for m in self.roles.values() for s in m)]))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -107,6 +115,7 @@ class Target:
             "source": self.source,
             "source_sha256": self.source_sha256,
             "secrets": sorted(self.secrets),
+            "roles": {role: list(specs) for role, specs in self.roles.items()},
         }
 
     @classmethod
@@ -125,6 +134,9 @@ class Target:
             source=data["source"],
             source_sha256=data["source_sha256"],
             secrets=frozenset(data["secrets"]),
+            roles=MappingProxyType(
+                {role: tuple(specs) for role, specs in data.get("roles", {}).items()}
+            ),
         )
 
 
@@ -272,7 +284,7 @@ def _check_table(where: str, table: Mapping[str, Any]) -> None:
             )
         if not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
-    if "base_url" not in table and "hosts" not in table:
+    if "base_url" not in table and "hosts" not in table and "roles" not in table:
         raise TargetError(f"{where} needs base_url, hosts, or both")
 
 
@@ -293,6 +305,12 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key == "roles":
+        return isinstance(value, dict) and all(
+            _NAME_RE.match(role) and isinstance(specs, list)
+            and all(isinstance(v, str) for v in specs)
+            for role, specs in value.items()
+        )
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
@@ -374,6 +392,10 @@ def resolve_target(
         if password:
             interpolate.secrets.add(unquote(password))
     hosts = tuple(interpolate("hosts", host) for host in table.get("hosts", []))
+    roles = {
+        role: tuple(interpolate(f"roles.{role}", spec) for spec in specs)
+        for role, specs in table.get("roles", {}).items()
+    }
     headers = {key: interpolate(f"headers.{key}", value) for key, value in
                table.get("headers", {}).items()}
     variables = {
@@ -393,4 +415,5 @@ def resolve_target(
         source=str(targets.path),
         source_sha256=targets.sha256,
         secrets=frozenset(interpolate.secrets),
+        roles=MappingProxyType(roles),
     )
