@@ -147,6 +147,8 @@ def classify(item: pytest.Item) -> CheckSpec | None:
     destructive = closest.get("destructive")
     if destructive is not None:
         _call(item, destructive)
+    if "only_hosts" in closest:  # its value is read where hosts are chosen (hosts.py)
+        _call(item, closest["only_hosts"])
     only = closest.get("only_targets")
     only_targets = _call(item, only) if only is not None else None
     if category is None:
