@@ -185,7 +185,11 @@ class Fleet:
         return fleet_host.host
 
     def _probe(self, fleet_host: FleetHost) -> str | None:
-        """None if the host runs ``true`` within the target's timeout, else why not."""
+        """None if the host answers within the target's timeout, else why not.
+
+        paramiko hosts are probed by connecting (the client is then reused), other
+        backends by running ``true`` (which, for ssh, starts the control master).
+        """
         backend = fleet_host.host.backend
         if backend.get_connection_type() == "local":
             return None
@@ -193,6 +197,11 @@ class Fleet:
 
         def run() -> None:
             try:
+                if backend.get_connection_type() == "paramiko":
+                    # Connecting is the probe: the client is kept for the checks.
+                    backend.client  # noqa: B018
+                    outcome.append(None)
+                    return
                 result = fleet_host.host.run("true")
             except Exception as exc:  # a backend's connection error, of any type
                 detail = getattr(exc.args[0], "stderr", None) if exc.args else None

@@ -58,9 +58,10 @@ def _keygen(path: Path) -> None:
                    check=True, capture_output=True)
 
 
-def _wait_listening(address: str, port: int, timeout: float = 10.0) -> bool:
+def _wait_listening(address: str, port: int, process: subprocess.Popen[bytes],
+                    timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             with socket.create_connection((address, port), timeout=0.5) as sock:
                 sock.settimeout(2)
@@ -70,27 +71,23 @@ def _wait_listening(address: str, port: int, timeout: float = 10.0) -> bool:
     return False
 
 
+#: sshd listens on at most this many addresses (MAX_LISTEN_SOCKS); more take more servers.
+_LISTEN_LIMIT = 16
+
+
 @contextmanager
 def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",)) -> Iterator[SshServer]:
-    """Run ``/usr/sbin/sshd -D -e -f CFG`` on ``addresses`` until the context ends."""
+    """Run ``/usr/sbin/sshd -D -e -f CFG`` on ``addresses`` until the context ends.
+
+    Every address gets the same port, host key and authorized key; one sshd
+    process serves up to 16 addresses, so a larger fleet runs several.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     _keygen(directory / "host_key")
     _keygen(directory / "client_key")
     shutil.copy(directory / "client_key.pub", directory / "authorized_keys")
     port = free_port()
     user = getpass.getuser()
-    listen = "\n".join(f"ListenAddress {address}" for address in addresses)
-    config = directory / "sshd_config"
-    config.write_text(
-        f"Port {port}\n{listen}\n"
-        f"HostKey {directory / 'host_key'}\n"
-        f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
-        f"PidFile {directory / 'sshd.pid'}\n"
-        "UsePAM no\nStrictModes no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-        "PermitRootLogin prohibit-password\nUseDNS no\nLogLevel ERROR\n"
-        "MaxStartups 200:30:400\nMaxSessions 200\n"
-    )
     client = directory / "ssh_config"
     client.write_text(
         "Host *\n"
@@ -100,22 +97,43 @@ def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",)) -> Iterator
     )
     if os.geteuid() == 0:  # sshd run as root insists on its privilege separation directory
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    log = (directory / "sshd.log").open("wb")
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
-                               stdout=log, stderr=subprocess.STDOUT)
+    processes: list[subprocess.Popen[bytes]] = []
+    groups = [addresses[i:i + _LISTEN_LIMIT] for i in range(0, len(addresses), _LISTEN_LIMIT)]
     try:
-        if not all(_wait_listening(address, port) for address in addresses):
-            process.kill()
-            raise RuntimeError(f"sshd did not start: {(directory / 'sshd.log').read_text()}")
+        for index, group in enumerate(groups):
+            listen = "\n".join(f"ListenAddress {address}" for address in group)
+            config = directory / f"sshd_config.{index}"
+            config.write_text(
+                f"Port {port}\n{listen}\n"
+                f"HostKey {directory / 'host_key'}\n"
+                f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
+                f"PidFile {directory / f'sshd.{index}.pid'}\n"
+                "UsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+                "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                "PermitRootLogin prohibit-password\nUseDNS no\nLogLevel ERROR\n"
+                "MaxStartups 200:30:400\nMaxSessions 200\n"
+                # A home of its own: the user's shell profile (pyenv and the like) would
+                # cost every command a fifth of a second and make timings machine-bound.
+                f"SetEnv HOME={directory}\n"
+            )
+            log = directory / f"sshd.{index}.log"
+            with log.open("wb") as handle:
+                process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
+                                           stdout=handle, stderr=subprocess.STDOUT)
+            processes.append(process)
+            for address in group:
+                if not _wait_listening(address, port, process):
+                    raise RuntimeError(f"sshd did not start on {address}: {log.read_text()}")
         yield SshServer(tuple(addresses), port, client, directory / "client_key", user)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @dataclass
