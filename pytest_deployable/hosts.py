@@ -135,7 +135,10 @@ class Fleet:
                 defaults[flag] = True
         seconds = max(1, math.ceil(self.target.timeout))
         defaults["timeout"] = seconds
-        if spec.startswith(("ssh://", "safe-ssh://")):
+        from testinfra.backend import parse_hostspec
+
+        connection = parse_hostspec(spec)[1].get("connection", defaults.get("connection"))
+        if connection in ("ssh", "safe-ssh"):
             if self._control_dir is None:
                 # Short, so the socket path stays under the 108 bytes a socket may have.
                 self._control_dir = tempfile.mkdtemp(prefix="deployable-ssh-")
