@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/failfast.py
 	$(BIN)/python bench/eventually.py
+	$(BIN)/python bench/hosts.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

@@ -28,6 +28,7 @@ __all__ = [
     "STATEMENT_TYPE",
     "RunInfo",
     "format_time",
+    "host_summary",
     "to_statement",
     "write_atomic",
 ]
@@ -94,6 +95,8 @@ def _check(check: CheckResult) -> dict[str, Any]:
             {"what": what, "attempts": attempts, "waitedMs": ms}
             for what, attempts, ms in check.waits
         ]
+    if check.host is not None:
+        data["host"] = check.host
     return data
 
 
@@ -114,6 +117,37 @@ def _soak(verdict: Verdict) -> dict[str, Any]:
             ],
         }
     }
+
+
+#: The keys of a per-host entry that count checks, in the order of ``summary``.
+HOST_COUNT_KEYS: dict[Outcome, str] = {
+    Outcome.PASSED: "passed",
+    Outcome.FAILED: "failed",
+    Outcome.ERROR: "errors",
+    Outcome.SKIPPED: "skipped",
+    Outcome.REFUSED: "refused",
+    Outcome.NOT_APPLICABLE: "notApplicable",
+    Outcome.NOT_RUN: "notRun",
+}
+
+
+def host_summary(checks: tuple[CheckResult, ...]) -> list[dict[str, Any]]:
+    """One entry per host, in the order hosts first appear among the checks: how its
+    checks ended, and which checks failed or errored on it (``failedChecks``)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for check in checks:
+        if check.host is None:
+            continue
+        entry = entries.get(check.host)
+        if entry is None:
+            entry = entries[check.host] = {
+                "host": check.host, **dict.fromkeys(HOST_COUNT_KEYS.values(), 0),
+                "failedChecks": [],
+            }
+        entry[HOST_COUNT_KEYS[check.outcome]] += 1
+        if check.outcome in (Outcome.FAILED, Outcome.ERROR):
+            entry["failedChecks"].append(check.check)
+    return list(entries.values())
 
 
 def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
@@ -164,6 +198,9 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
             },
         },
     }
+    hosts = host_summary(verdict.checks)
+    if hosts:
+        statement["predicate"]["deployability"]["hosts"] = hosts
     if not redact:
         return statement
     redacted: dict[str, Any] = redact.value(statement)

@@ -165,10 +165,32 @@ def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
             outcome=Outcome(_field(check, at, "outcome", outcome)),
             attempts=_field(check, at, "attempts", _COUNT),
             reruns=_field(check, at, "reruns", _COUNT, optional=True) or 0,
+            host=_field(check, at, "host", _OPTIONAL_STR, optional=True),
         ))
         _field(check, at, "durationMs", _COUNT, optional=True)
         _field(check, at, "message", _OPTIONAL_STR, optional=True)
     return results
+
+
+def _check_hosts(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
+    """The optional per-host summary: its shape, and its counts against the checks."""
+    hosts = _field(data, "predicate.deployability", "hosts", _ARRAY, optional=True)
+    if hosts is None:
+        return
+    for index, entry in enumerate(hosts):
+        at = f"predicate.deployability.hosts[{index}]"
+        if not isinstance(entry, dict):
+            raise VerdictFileError(f"not a verdict file: {at} must be an object")
+        name = _field(entry, at, "host", _STR)
+        for key, outcome in _SUMMARY_KEYS.items():
+            count = _field(entry, at, key, _COUNT, optional=True)
+            counted = sum(1 for c in checks if c.host == name and c.outcome is outcome)
+            if count is not None and count != counted:
+                raise VerdictFileError(
+                    f"{_EDITED}: {at}.{key} is {count} but {counted} checks on host "
+                    f"{_shown(name)} are {outcome.value}"
+                )
+        _field(entry, at, "failedChecks", _STRINGS, optional=True)
 
 
 def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
@@ -237,7 +259,9 @@ def check_statement(data: Any) -> dict[str, Any]:
     summary = _field(ours, where, "summary", _OBJECT)
     for key in (*_SUMMARY_KEYS, *summary):
         _field(summary, f"{where}.summary", key, _COUNT)
-    _check_consistency(ours, _check_checks(ours))
+    checks = _check_checks(ours)
+    _check_hosts(ours, checks)
+    _check_consistency(ours, checks)
     return data
 
 

@@ -13,7 +13,7 @@ import pytest
 from .verdict import CATEGORIES
 from .waiting import seconds
 
-__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify"]
+__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify", "marker_value"]
 
 
 class MarkerError(Exception):
@@ -61,6 +61,15 @@ def _only_targets(*names: str) -> tuple[str, ...]:
     return names
 
 
+def _only_hosts(*patterns: str) -> tuple[str, ...]:
+    if not patterns:
+        raise TypeError("needs at least one role or host pattern, e.g. only_hosts('web')")
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            raise TypeError(f"roles and host patterns are non-empty strings, not {pattern!r}")
+    return patterns
+
+
 #: Each marker with the signature users see in ``pytest --markers``.
 MARKERS: dict[str, tuple[str, Callable[..., Any]]] = {
     "smoke": (
@@ -89,6 +98,12 @@ MARKERS: dict[str, tuple[str, Callable[..., Any]]] = {
         "only_targets(*names): the check applies to these deploy targets only; elsewhere it is "
         "not applicable.",
         _only_targets,
+    ),
+    "only_hosts": (
+        "only_hosts(*patterns): a host check runs only on the target's hosts that have one of "
+        "these roles or whose name matches one of these glob patterns; on a target with none, "
+        "it is not applicable.",
+        _only_hosts,
     ),
 }
 
@@ -134,6 +149,12 @@ def _call(item: pytest.Item, marker: pytest.Mark) -> Any:
     return value
 
 
+def marker_value(item: pytest.Item, name: str) -> Any:
+    """The validated value of the closest ``name`` marker on ``item``, or None without one."""
+    marker = item.get_closest_marker(name)
+    return None if marker is None else _call(item, marker)
+
+
 def classify(item: pytest.Item) -> CheckSpec | None:
     """The check's spec, or None when the item carries none of smoke/contract/post_deploy.
 
@@ -160,6 +181,8 @@ def classify(item: pytest.Item) -> CheckSpec | None:
     destructive = closest.get("destructive")
     if destructive is not None:
         _call(item, destructive)
+    if "only_hosts" in closest:  # its value is read where hosts are chosen (hosts.py)
+        _call(item, closest["only_hosts"])
     only = closest.get("only_targets")
     only_targets = _call(item, only) if only is not None else None
     if category is None:

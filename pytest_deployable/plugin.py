@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from . import hooks
+from . import hooks, hosts
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
 from .durations import format_interval
@@ -216,6 +216,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(_Gate(config, state), "deployable-gate")
+    hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
     config.hook.pytest_deployable_target_resolved.call_historic(
@@ -262,8 +263,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if target is None:
         return None
     lines = [f"deploy target: {target.name} ({target.base_url or 'no base_url'})"]
-    if target.hosts:
-        lines.append(f"deploy hosts: {', '.join(target.hosts)}")
+    fleet = target.fleet
+    if fleet:
+        shown = ", ".join(fleet[:3]) + (f" and {len(fleet) - 3} more" if len(fleet) > 3 else "")
+        lines.append(f"deploy hosts: {shown}")
     if target.version:
         lines.append(f"deploy version: {target.version}")
     if target.protected:
@@ -302,6 +305,8 @@ def pytest_collection_modifyitems(
             item.stash[_STATUS] = "notApplicable"
         elif spec.destructive and target.protected and not state.allow_destructive:
             item.stash[_STATUS] = "refused"
+        elif hosts.not_applicable_reason(item):
+            item.stash[_STATUS] = "notApplicable"
         selected.append(item)
     if target is None:
         return
@@ -376,7 +381,8 @@ class _Gate:
                 f"refused: destructive check on protected target {target.name!r} "
                 "(run with --allow-destructive to allow it)"
             )
-        pytest.skip(f"not applicable to target {target.name!r}")
+        reason = hosts.not_applicable_reason(item)
+        pytest.skip(reason or f"not applicable to target {target.name!r}")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -425,6 +431,7 @@ class _Gate:
             "category": spec.category,
             "blocking": spec.blocking,
             "status": item.stash.get(_STATUS, None),
+            "host": hosts.host_of(item),
         }
         if report.when == "call":
             meta["tries"] = item.stash.get(_TRIES, 1)

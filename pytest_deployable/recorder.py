@@ -39,6 +39,7 @@ class _Record:
     message: str | None = None
     phases: set[str] = field(default_factory=set)
     waits: list[tuple[str, int, int]] = field(default_factory=list)
+    host: str | None = None
 
 
 def _first_line(text: str) -> str:
@@ -87,6 +88,7 @@ class Recorder:
             record.category = str(meta.get("category", record.category))
             record.blocking = bool(meta.get("blocking", record.blocking))
             record.status = meta.get("status") or record.status
+            record.host = meta.get("host") or record.host
         record.duration += report.duration
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt is over
             record.reruns += 1
@@ -143,6 +145,7 @@ class Recorder:
                     message=record.message,
                     reruns=record.reruns,
                     waits=tuple(record.waits),
+                    host=record.host,
                 )
             )
         return results

@@ -16,7 +16,7 @@ from typing import Any
 
 from .verdict import CATEGORIES
 
-__all__ = ["COUNT_LABELS", "category_counts", "render_markdown", "render_text"]
+__all__ = ["COUNT_LABELS", "category_counts", "host_lines", "render_markdown", "render_text"]
 
 #: The keys of each :func:`category_counts` entry, in display order, with the
 #: words a person reads for them.
@@ -109,6 +109,42 @@ def category_counts(statement: Mapping[str, Any]) -> dict[str, dict[str, int]]:
         key = "warned" if _is_warned(check) else _OUTCOME_KEYS.get(outcome, outcome)
         bucket[key] = bucket.get(key, 0) + 1
     return counts
+
+
+def _hosts(statement: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    hosts = _deployability(statement).get("hosts")
+    if not isinstance(hosts, Sequence):
+        return []
+    return [host for host in hosts if isinstance(host, Mapping)]
+
+
+def _host_broken(host: Mapping[str, Any]) -> bool:
+    return any(isinstance(host.get(key), int) and host[key] > 0
+               for key in ("failed", "errors", "notRun"))
+
+
+#: A fleet this small is shown host by host; a larger one only by its broken hosts.
+_ALL_HOSTS = 10
+
+
+def host_lines(statement: Mapping[str, Any], *, max_hosts: int = 20) -> list[str]:
+    """The per-host part of the text summary: a count line, then the hosts whose checks
+    did not all pass (every host, for a fleet of at most 10), at most ``max_hosts``."""
+    hosts = _hosts(statement)
+    if not hosts:
+        return []
+    broken = [host for host in hosts if _host_broken(host)]
+    lines = [f"hosts     {len(broken)} of {len(hosts)} with failed checks"]
+    shown = hosts if len(hosts) <= _ALL_HOSTS else broken
+    shown = sorted(shown, key=lambda host: not _host_broken(host))
+    width = min(40, max((len(str(host.get("host"))) for host in shown), default=0))
+    for host in shown[:max_hosts]:
+        counts = {key: host.get(key, 0) for key in COUNT_LABELS if key != "warned"}
+        words = _count_words({k: v for k, v in counts.items() if isinstance(v, int)})
+        lines.append(_clip(f"  {str(host.get('host')).ljust(width)}  {words}", _WIDTH))
+    if len(shown) > max_hosts:
+        lines.append(f"  ... and {len(shown) - max_hosts} more in the verdict file")
+    return lines
 
 
 def _count_words(counts: Mapping[str, int]) -> str:
@@ -223,6 +259,7 @@ def render_text(statement: Mapping[str, Any], *, max_checks: int = 50) -> str:
     width = max(len(category) for category in counts) + 2
     for category, by_outcome in counts.items():
         lines.append(f"  {category.ljust(width)}{_count_words(by_outcome)}")
+    lines += host_lines(statement)
     attention = [check for check in sorted(_checks(statement), key=_rank) if _rank(check) < 7]
     if attention:
         lines.append("not passed cleanly")
@@ -354,6 +391,23 @@ def render_markdown(statement: Mapping[str, Any], *, max_checks: int = 200) -> s
             for category, by_outcome in counts.items()
         ],
     )
+    hosts = _hosts(statement)
+    if hosts:
+        broken = [host for host in hosts if _host_broken(host)]
+        rows = hosts if len(hosts) <= _ALL_HOSTS else broken
+        rows = sorted(rows, key=lambda host: not _host_broken(host))
+        keys = [key for key in COUNT_LABELS if key != "warned"]
+        lines += ["", "### Hosts", "", f"{len(broken)} of {len(hosts)} hosts with failed checks.",
+                  ""]
+        lines += _md_table(
+            ["Host", *(COUNT_LABELS[key] for key in keys), "Failed checks"],
+            [
+                [_md(str(host.get("host"))), *(str(host.get(key, 0)) for key in keys),
+                 _md(_clip(", ".join(str(c) for c in host.get("failedChecks") or []),
+                           _MD_MESSAGE))]
+                for host in rows[:max_checks]
+            ],
+        )
     checks = sorted(_checks(statement), key=_rank)
     if checks:
         lines += ["", "### Checks", ""]

@@ -65,6 +65,7 @@ _KEYS: dict[str, str] = {
     "public_env": "a list of environment variable names whose values are not secrets",
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
     "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
+    "roles": "a table of role names, each a list of strings (testinfra host specs)",
 }
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
@@ -97,6 +98,13 @@ class Target:
     """Where the target reports its running version (absolute, or a path on base_url)."""
     version_field: str | None = None
     """A dotted path into the version URL's JSON; None reads the body as plain text."""
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Role name to the host specs that have it; ``only_hosts`` markers select by role."""
+
+    @property
+    def fleet(self) -> tuple[str, ...]:
+        """Every host spec of the target: ``hosts``, then role members not listed there."""
+        return tuple(dict.fromkeys([*self.hosts, *(s for m in self.roles.values() for s in m)]))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -115,6 +123,7 @@ class Target:
             "secrets": sorted(self.secrets),
             "version_url": self.version_url,
             "version_field": self.version_field,
+            "roles": {role: list(specs) for role, specs in self.roles.items()},
         }
 
     @classmethod
@@ -135,6 +144,9 @@ class Target:
             secrets=frozenset(data["secrets"]),
             version_url=data.get("version_url"),
             version_field=data.get("version_field"),
+            roles=MappingProxyType(
+                {role: tuple(specs) for role, specs in data.get("roles", {}).items()}
+            ),
         )
 
 
@@ -282,7 +294,7 @@ def _check_table(where: str, table: Mapping[str, Any]) -> None:
             )
         if not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
-    if "base_url" not in table and "hosts" not in table:
+    if "base_url" not in table and "hosts" not in table and "roles" not in table:
         raise TargetError(f"{where} needs base_url, hosts, or both")
 
 
@@ -305,6 +317,12 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, bool)
     if key in ("version_url", "version_field"):
         return isinstance(value, str) and bool(value)
+    if key == "roles":
+        return isinstance(value, dict) and all(
+            _NAME_RE.match(role) and isinstance(specs, list)
+            and all(isinstance(v, str) for v in specs)
+            for role, specs in value.items()
+        )
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
@@ -386,6 +404,10 @@ def resolve_target(
         if password:
             interpolate.secrets.add(unquote(password))
     hosts = tuple(interpolate("hosts", host) for host in table.get("hosts", []))
+    roles = {
+        role: tuple(interpolate(f"roles.{role}", spec) for spec in specs)
+        for role, specs in table.get("roles", {}).items()
+    }
     headers = {key: interpolate(f"headers.{key}", value) for key, value in
                table.get("headers", {}).items()}
     variables = {
@@ -409,4 +431,5 @@ def resolve_target(
         if "version_url" in table
         else None,
         version_field=table.get("version_field"),
+        roles=MappingProxyType(roles),
     )

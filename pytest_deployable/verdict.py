@@ -91,6 +91,23 @@ class CheckResult:
     """How many of the attempts were reruns by pytest-rerunfailures (a flake, not a wait)."""
     waits: tuple[tuple[str, int, int], ...] = ()
     """Each wait inside the check: what it waited for, attempts, milliseconds."""
+    host: str | None = None
+    """The host this instance of a host check ran on, or None for other checks."""
+
+    @property
+    def check(self) -> str:
+        """The check this result is one host's instance of: the id without the host in it.
+
+        For a check that is not a host check, the id itself.
+        """
+        if self.host is None or not self.id.endswith("]"):
+            return self.id
+        base, bracket, params = self.id[:-1].partition("[")
+        if not bracket or self.host not in params:
+            return self.id
+        rest = [part for part in params.replace(self.host, "\0", 1).split("\0")]
+        joined = "-".join(part.strip("-") for part in rest if part.strip("-"))
+        return f"{base}[{joined}]" if joined else base
 
     @property
     def flaky(self) -> bool:
@@ -200,6 +217,37 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+#: At most this many host checks get a reason line of their own.
+_HOST_REASONS = 10
+
+
+def _failure_reasons(failed: Sequence[CheckResult], checks: Sequence[CheckResult]) -> list[str]:
+    """The reasons for blocking failures: one line for the checks that are not host
+    checks, and one per host check naming its failed hosts ("3 of 40 hosts")."""
+    plain = [check for check in failed if check.host is None]
+    reasons = [f"{_plural(len(plain), 'blocking check')} failed: {_names(plain)}"] if plain else []
+    by_check: dict[str, list[CheckResult]] = {}
+    for check in failed:
+        if check.host is not None:
+            by_check.setdefault(check.check, []).append(check)
+    hosts_of: dict[str, int] = {}
+    for check in checks:
+        if check.host is not None and check.check in by_check:
+            hosts_of[check.check] = hosts_of.get(check.check, 0) + 1
+    for name, broken in list(by_check.items())[:_HOST_REASONS]:
+        hosts = [check.host or "" for check in broken]
+        shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+        reasons.append(
+            f"blocking check {name} failed on {len(broken)} of "
+            f"{_plural(hosts_of[name], 'host')}: {shown}"
+        )
+    if len(by_check) > _HOST_REASONS:
+        reasons.append(
+            f"{_plural(len(by_check) - _HOST_REASONS, 'more host check')} failed on some hosts"
+        )
+    return reasons
+
+
 def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verdict:
     """Decide the verdict of a run from its checks and what happened to the run.
 
@@ -223,7 +271,7 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     failed = [check for check in blocking if check.outcome in _BROKEN]
     broken: list[str] = []
     if failed:
-        broken.append(f"{_plural(len(failed), 'blocking check')} failed: {_names(failed)}")
+        broken.extend(_failure_reasons(failed, checks))
     if facts.stopped:
         broken.append(facts.stopped)
     soak = facts.soak

@@ -1,0 +1,168 @@
+"""A real OpenSSH server on loopback for host checks, in a temporary directory.
+
+Used by the tests and by ``bench/hosts.py``. The server runs as the current user
+with its own host key, authorized key and sshd_config, on a free high port, and
+listens on one or more loopback addresses (``127.0.0.x``) so that one server can
+stand in for a fleet. Clients get an ``ssh_config`` file that never touches
+``~/.ssh``: no known hosts, a fixed identity, batch mode.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass
+class SshServer:
+    """A running sshd: where it listens and the client configuration that reaches it."""
+
+    addresses: tuple[str, ...]
+    port: int
+    ssh_config: Path
+    identity: Path
+    user: str
+
+    def spec(self, scheme: str = "ssh", address: str | None = None, port: int | None = None,
+             **options: str) -> str:
+        """A testinfra host spec for one address of this server, with its ssh_config.
+
+        The port is in the spec, not in the ssh_config: paramiko lets a config file's
+        ``Port`` override the spec's, which would make a dead port look alive.
+        """
+        query = "&".join([f"ssh_config={self.ssh_config}",
+                          *(f"{k}={v}" for k, v in options.items())])
+        return f"{scheme}://{address or self.addresses[0]}:{port or self.port}?{query}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+                   check=True, capture_output=True)
+
+
+def _wait_listening(address: str, port: int, process: subprocess.Popen[bytes],
+                    timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection((address, port), timeout=0.5) as sock:
+                sock.settimeout(2)
+                return sock.recv(4).startswith(b"SSH")
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+#: sshd listens on at most this many addresses (MAX_LISTEN_SOCKS); more take more servers.
+_LISTEN_LIMIT = 16
+
+
+@contextmanager
+def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",)) -> Iterator[SshServer]:
+    """Run ``/usr/sbin/sshd -D -e -f CFG`` on ``addresses`` until the context ends.
+
+    Every address gets the same port, host key and authorized key; one sshd
+    process serves up to 16 addresses, so a larger fleet runs several.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    _keygen(directory / "host_key")
+    _keygen(directory / "client_key")
+    shutil.copy(directory / "client_key.pub", directory / "authorized_keys")
+    port = free_port()
+    user = getpass.getuser()
+    client = directory / "ssh_config"
+    client.write_text(
+        "Host *\n"
+        f"  User {user}\n  IdentityFile {directory / 'client_key'}\n"
+        "  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+        "  BatchMode yes\n  LogLevel ERROR\n"
+    )
+    if os.geteuid() == 0:  # sshd run as root insists on its privilege separation directory
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    groups = [addresses[i:i + _LISTEN_LIMIT] for i in range(0, len(addresses), _LISTEN_LIMIT)]
+    try:
+        for index, group in enumerate(groups):
+            listen = "\n".join(f"ListenAddress {address}" for address in group)
+            config = directory / f"sshd_config.{index}"
+            config.write_text(
+                f"Port {port}\n{listen}\n"
+                f"HostKey {directory / 'host_key'}\n"
+                f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
+                f"PidFile {directory / f'sshd.{index}.pid'}\n"
+                "UsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+                "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                "PermitRootLogin prohibit-password\nUseDNS no\nLogLevel ERROR\n"
+                "MaxStartups 200:30:400\nMaxSessions 200\n"
+                # A home of its own: the user's shell profile (pyenv and the like) would
+                # cost every command a fifth of a second and make timings machine-bound.
+                f"SetEnv HOME={directory}\n"
+            )
+            log = directory / f"sshd.{index}.log"
+            with log.open("wb") as handle:
+                process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
+                                           stdout=handle, stderr=subprocess.STDOUT)
+            processes.append(process)
+            for address in group:
+                if not _wait_listening(address, port, process):
+                    raise RuntimeError(f"sshd did not start on {address}: {log.read_text()}")
+        yield SshServer(tuple(addresses), port, client, directory / "client_key", user)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@dataclass
+class SilentServer:
+    """A TCP server on loopback that accepts connections and never says a word."""
+
+    port: int = 0
+    _sock: socket.socket = field(default_factory=socket.socket)
+    _held: list[socket.socket] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> SilentServer:
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self._held.append(conn)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
