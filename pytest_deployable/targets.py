@@ -63,7 +63,14 @@ _KEYS: dict[str, str] = {
     "retries": "a whole number from 0 to 10",
     "protected": "true or false",
     "public_env": "a list of environment variable names whose values are not secrets",
+    "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
+    "or a path on the target such as /openapi.json)",
+    "contract": "a table with generate (true/false), served (a string like openapi) and "
+    "blocking (true/false)",
 }
+
+#: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
+_CONTRACT_KEYS: dict[str, type] = {"generate": bool, "served": str, "blocking": bool}
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
 MIN_SECRET_LENGTH = 4
@@ -91,6 +98,10 @@ class Target:
     source_sha256: str | None = None
     secrets: frozenset[str] = frozenset()
     """Values taken from the environment: never shown anywhere."""
+    openapi: str | None = None
+    """The OpenAPI contract checks validate against: a file, a URL, or a path on the target."""
+    contract: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The ``[targets.NAME.contract]`` table: ``generate``, ``served``, ``blocking``."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -107,6 +118,8 @@ class Target:
             "source": self.source,
             "source_sha256": self.source_sha256,
             "secrets": sorted(self.secrets),
+            "openapi": self.openapi,
+            "contract": dict(self.contract),
         }
 
     @classmethod
@@ -125,6 +138,8 @@ class Target:
             source=data["source"],
             source_sha256=data["source_sha256"],
             secrets=frozenset(data["secrets"]),
+            openapi=data.get("openapi"),
+            contract=MappingProxyType(dict(data.get("contract") or {})),
         )
 
 
@@ -270,10 +285,26 @@ def _check_table(where: str, table: Mapping[str, Any]) -> None:
             raise TargetError(
                 f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_KEYS))}"
             )
-        if not _value_fits(key, value):
+        if key == "contract" and isinstance(value, dict):
+            _check_contract_table(f"{where}.contract", value)
+        elif not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
     if "base_url" not in table and "hosts" not in table:
         raise TargetError(f"{where} needs base_url, hosts, or both")
+    if "contract" in table and "openapi" not in table:
+        raise TargetError(f"{where}.contract needs openapi, the contract to check against")
+
+
+def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
+    for key, value in table.items():
+        kind = _CONTRACT_KEYS.get(key)
+        if kind is None:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_CONTRACT_KEYS))}"
+            )
+        if not isinstance(value, kind):
+            shown = "true or false" if kind is bool else "a string"
+            raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")
 
 
 def _value_fits(key: str, value: Any) -> bool:
@@ -293,6 +324,10 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key == "openapi":
+        return isinstance(value, str) and bool(value)
+    if key == "contract":
+        return isinstance(value, dict)
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
@@ -380,6 +415,11 @@ def resolve_target(
         key: interpolate(f"variables.{key}", value) if isinstance(value, str) else value
         for key, value in table.get("variables", {}).items()
     }
+    openapi = interpolate("openapi", table["openapi"]) if "openapi" in table else None
+    contract = {
+        key: interpolate(f"contract.{key}", value) if isinstance(value, str) else value
+        for key, value in table.get("contract", {}).items()
+    }
     return Target(
         name=name,
         base_url=base_url,
@@ -393,4 +433,6 @@ def resolve_target(
         source=str(targets.path),
         source_sha256=targets.sha256,
         secrets=frozenset(interpolate.secrets),
+        openapi=openapi,
+        contract=MappingProxyType(contract),
     )
