@@ -34,6 +34,7 @@ __all__ = [
     "load_contract",
     "parse_document",
     "read_location",
+    "require_extra",
 ]
 
 INSTALL_HINT = "pip install 'pytest-deployable[contract]'"
@@ -58,7 +59,8 @@ class ContractViolation(AssertionError):
     """A response that does not honour the contract; the message lists every problem."""
 
 
-def _require() -> None:
+def require_extra() -> None:
+    """Raise :class:`MissingExtra` unless the ``contract`` extra's libraries import."""
     try:
         import jsonschema  # noqa: F401
         import openapi_schema_validator  # noqa: F401
@@ -77,7 +79,7 @@ def escape_pointer(token: str) -> str:
 
 def parse_document(text: str, source: str) -> dict[str, Any]:
     """Parse OpenAPI text (JSON or YAML) and check it is a valid OpenAPI 3.0/3.1 document."""
-    _require()
+    require_extra()
     import yaml
     from openapi_spec_validator import (
         OpenAPIV30SpecValidator,
@@ -220,7 +222,7 @@ class Contract:
     """An OpenAPI 3.0/3.1 document, ready to check responses against."""
 
     def __init__(self, document: Mapping[str, Any], source: str) -> None:
-        _require()
+        require_extra()
         from openapi_schema_validator import OAS30Validator, OAS31Validator
         from referencing import Registry
         from referencing.jsonschema import DRAFT4, DRAFT202012
@@ -231,7 +233,7 @@ class Contract:
         oas31 = self.version.startswith("3.1")
         self._validator_class: Any = OAS31Validator if oas31 else OAS30Validator
         spec = DRAFT202012 if oas31 else DRAFT4
-        self._registry: Any = Registry().with_resource(  # type: ignore[call-arg]
+        self._registry: Any = Registry().with_resource(
             "urn:contract", spec.create_resource(document)
         )
         self._validators: dict[str, Any] = {}

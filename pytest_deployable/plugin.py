@@ -22,6 +22,7 @@ import pytest
 
 from . import hooks
 from .attestation import RunInfo, dump, to_statement, write_atomic
+from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, deploy_target, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
 from .provenance import find_commit, find_subject
@@ -40,7 +41,7 @@ from .targets import (
 )
 from .verdict import Decision, RunFacts, Verdict, decide
 
-__all__ = ["EXIT_INCONCLUSIVE", "deploy_target", "http"]
+__all__ = ["EXIT_INCONCLUSIVE", "contract", "deploy_target", "http"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
@@ -170,6 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_deployable_target_resolved.call_historic(
         kwargs={"config": config, "target": target}
     )
+    setup_contract_checks(config, target)
 
 
 def _protect_terminal(config: pytest.Config, redactor: Redactor) -> None:
