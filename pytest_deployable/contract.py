@@ -441,8 +441,8 @@ def _schema_problems(validator: Any, instance: Any) -> Iterator[str]:
     # iter_errors is lazy: a huge body with many bad values stops at the limit.
     errors = list(itertools.islice(validator.iter_errors(instance), MAX_PROBLEMS + 1))
     errors.sort(key=lambda error: (list(map(str, error.absolute_path)), error.validator))
-    for error in errors[:MAX_PROBLEMS]:
-        yield _explain(error)
+    # The OAS 3.0 validator reports a null for a non-nullable type twice (type, nullable).
+    yield from dict.fromkeys(_explain(error) for error in errors[:MAX_PROBLEMS])
     if len(errors) > MAX_PROBLEMS:
         yield f"... and more (only the first {MAX_PROBLEMS} are listed)"
 
@@ -474,8 +474,10 @@ def _explain(error: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "null"
     kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "null" if value is None else "number"
+        type(value), "number"
     )
     text = json.dumps(value, default=str)
     if len(text) > _SHOWN_VALUE:
