@@ -246,9 +246,10 @@ class Contract:
             for method in METHODS:
                 if method in item:
                     operations.append(self._operation(path, method, item[method], shared))
-        # Literal segments win over templates: /items/mine before /items/{id}.
-        operations.sort(key=lambda op: (op.path.count("{"), -len(op.path)))
         self.operations: tuple[Operation, ...] = tuple(operations)
+        """Every operation, in document order."""
+        # Literal segments win over templates: /items/mine before /items/{id}.
+        self._matching = sorted(operations, key=lambda op: (op.path.count("{"), -len(op.path)))
 
     def _operation(
         self, path: str, method: str, spec: Mapping[str, Any], shared: list[Any]
@@ -291,7 +292,7 @@ class Contract:
         method = method.upper()
         candidates = [path] + [path[len(p):] for p in self.prefixes if path.startswith(p + "/")]
         for candidate in candidates:
-            for op in self.operations:
+            for op in self._matching:
                 if op.method == method and op.pattern.match(candidate):
                     return op
         return None
