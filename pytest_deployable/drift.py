@@ -123,17 +123,24 @@ class _Document:
         return found
 
     def parameters(
-        self, operation: Mapping[str, Any], shared: list[Any], pointer: str
+        self, path: str, operation: Mapping[str, Any], shared: list[Any], pointer: str
     ) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
-        """(in, name) -> (parameter, its pointer); operation-level ones override path-level."""
+        """(in, name) -> (parameter, its pointer); operation-level ones override path-level.
+
+        A path parameter is keyed by its position in the template, so renaming
+        ``{id}`` to ``{itemId}`` is no change.
+        """
+        names = re.findall(r"\{([^}/]+)\}", path)
         merged = {}
         path_pointer = pointer.rsplit("/", 1)[0]
         for base, listed in ((path_pointer, shared), (pointer, operation.get("parameters", []))):
             for index, raw in enumerate(listed):
                 parameter = self.resolve(raw)
                 if isinstance(parameter, dict):
-                    key = (str(parameter.get("in")), str(parameter.get("name")))
-                    merged[key] = (parameter, f"{base}/parameters/{index}")
+                    where, name = str(parameter.get("in")), str(parameter.get("name"))
+                    if where == "path" and name in names:
+                        name = f"#{names.index(name)}"
+                    merged[(where, name)] = (parameter, f"{base}/parameters/{index}")
         return merged
 
 
@@ -165,7 +172,7 @@ def _diff(old: _Document, new: _Document) -> Iterator[Finding]:
         new_path, new_operation, new_shared = new_ops[(key, method)]
         yield from _operation(
             old, new, f"/paths/{_token(new_path)}/{method}", f"{method.upper()} {path}",
-            (operation, shared), (new_operation, new_shared),
+            new_path, (operation, shared), (new_operation, new_shared),
         )
     for key, method in sorted(set(new_ops) - set(old_ops)):
         path = new_ops[(key, method)][0]
@@ -180,14 +187,16 @@ def _operation(
     new: _Document,
     pointer: str,
     name: str,
+    path: str,
     before: tuple[dict[str, Any], list[Any]],
     after: tuple[dict[str, Any], list[Any]],
 ) -> Iterator[Finding]:
     old_op, new_op = before[0], after[0]
-    old_params = old.parameters(*before, pointer)
-    new_params = new.parameters(*after, pointer)
-    for (where, param), (parameter, at) in new_params.items():
-        previous = old_params.get((where, param), (None, ""))[0]
+    old_params = old.parameters(name.split(" ", 1)[1], *before, pointer)
+    new_params = new.parameters(path, *after, pointer)
+    for key, (parameter, at) in new_params.items():
+        where, param = key[0], str(parameter.get("name"))
+        previous = old_params.get(key, (None, ""))[0]
         if parameter.get("required") and not (previous and previous.get("required")):
             yield Finding(
                 "new-required-param", at,
