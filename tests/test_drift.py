@@ -84,7 +84,8 @@ def test_additions_are_listed_and_not_breaking() -> None:
     pet = after["components"]["schemas"]["Pet"]["allOf"][1]["properties"]["id"]
     pet["format"] = "int32"
     found = kinds(before, after)
-    assert found and not any(breaking for _, _, breaking in found)
+    assert found
+    assert not any(breaking for _, _, breaking in found)
     assert ("added-path", "/paths/~1owners", False) in found
     assert ("added-response-code", "/paths/~1pets/get/responses/404", False) in found
 
