@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from _service import EXAMPLES, RunningShop, running_shop
-from conftest import require
+from conftest import Server, require
 
 require("openapi_spec_validator")
 
@@ -255,3 +255,35 @@ def test_a_served_contract_that_cannot_be_fetched_fails_closed(
     assert result.ret == 1
     assert list(checks(verdict_of())) == ["deployable::contract::load"]
     result.stdout.fnmatch_lines(["*/no-such-contract.json: cannot fetch the contract: HTTP 404*"])
+
+
+def test_secrets_in_a_bad_value_are_redacted(
+    pytester: pytest.Pytester, server: Server, monkeypatch: pytest.MonkeyPatch,
+    verdict_of: VerdictOf,
+) -> None:
+    token = "tok-3f9a7c1e"
+    monkeypatch.setenv("SHOP_TOKEN", token)
+    server.route("/items/1", 200, {"id": 1, "name": "cup", "price": token, "in_stock": True})
+    targets(pytester, server.url, extra='headers = { X-Api-Key = "${SHOP_TOKEN}" }')
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("--deploy-target=local", "-k", "one_call")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(['*$.price: expected number, got string "***"'])
+    assert token not in result.stdout.str()
+    assert token not in (pytester.path / "deploy-verdict.json").read_text()
+
+
+def test_generated_checks_give_the_same_verdict_with_xdist(
+    pytester: pytest.Pytester, tmp_path: Path, verdict_of: VerdictOf
+) -> None:
+    require("xdist")
+    with running_shop(tmp_path / "broken", broken=True) as broken:
+        targets(pytester, broken.url, extra="[targets.local.contract]\ngenerate = true")
+        pytester.makepyfile(SUITE)
+        serial = pytester.runpytest("--deploy-target=local")
+        one = checks(verdict_of())
+        parallel = pytester.runpytest("--deploy-target=local", "-n", "2")
+        two = checks(verdict_of())
+    assert serial.ret == parallel.ret == 1
+    assert {i: c["outcome"] for i, c in one.items()} == {i: c["outcome"] for i, c in two.items()}
+    assert len(one) == 9
