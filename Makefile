@@ -38,6 +38,7 @@ demo: $(STAMP)
 ## bench: benchmarks; prints ratios side by side
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/contract.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)
