@@ -29,6 +29,7 @@ from .contract import (
     read_location,
     require_extra,
 )
+from .redact import Redactor
 from .state import STATE
 from .targets import Target
 
@@ -51,6 +52,7 @@ class ContractClient:
     def __init__(self, contract: Contract, session: TargetSession) -> None:
         self.contract = contract
         self.session = session
+        self._redact = Redactor(session.target.secrets)
         self._base_path = urlsplit(session.target.base_url or "").path.rstrip("/")
 
     def validate(self, response: requests.Response) -> requests.Response:
@@ -62,7 +64,7 @@ class ContractClient:
         problems, operation = self.contract.problems(response, path=path)
         if problems:
             message = self.contract.describe(response, operation, problems)
-            raise ContractViolation(self.session._redact(message))
+            raise ContractViolation(self._redact(message))
         return response
 
     def request(
