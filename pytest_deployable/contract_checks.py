@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import requests
 
     from .http import TargetSession
+    from .pact import PactFile
 
 __all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks"]
 
@@ -136,18 +137,27 @@ def setup_contract_checks(config: pytest.Config, target: Target) -> None:
     error now; a contract served by the target is fetched when it is needed, and
     its failure fails the checks that need it.
     """
-    if not target.openapi:
-        return
-    try:
-        if _location_is_file(target.openapi):
-            get_contract(config, target, target.openapi)
-        else:
-            require_extra()  # the served contract is fetched when a check needs it
-    except ContractError as exc:
-        where = f"{target.source}: targets.{target.name}.openapi: " if target.source else ""
-        raise pytest.UsageError(f"{where}{exc}") from None
-    if target.base_url and (target.contract.get("generate") or target.contract.get("served")):
-        config.pluginmanager.register(_Generator(target), "deployable-contract")
+    where = f"{target.source}: targets.{target.name}" if target.source else "target"
+    if target.openapi:
+        try:
+            if _location_is_file(target.openapi):
+                get_contract(config, target, target.openapi)
+            else:
+                require_extra()  # the served contract is fetched when a check needs it
+        except ContractError as exc:
+            raise pytest.UsageError(f"{where}.openapi: {exc}") from None
+    pacts: list[PactFile] = []
+    if target.contract.get("pacts"):
+        from .pact import find_pacts, require_pact
+
+        try:
+            require_pact()
+            pacts = find_pacts(list(target.contract["pacts"]), _base_dir(target))
+        except ContractError as exc:
+            raise pytest.UsageError(f"{where}.contract.pacts: {exc}") from None
+    contract = target.contract
+    if target.base_url and (contract.get("generate") or contract.get("served") or pacts):
+        config.pluginmanager.register(_Generator(target, pacts), "deployable-contract")
 
 
 class ContractCheck(pytest.Item):
@@ -180,15 +190,15 @@ class ContractCheck(pytest.Item):
 class _Generator:
     """Adds the generated contract checks to a run's items."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, pacts: list[PactFile]) -> None:
         self.target = target
+        self.pacts = pacts
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         target = self.target
-        assert target.openapi is not None
         blocking = bool(target.contract.get("blocking", True))
         mark = pytest.mark.contract(blocking=blocking)
         added: list[pytest.Item] = []
@@ -200,7 +210,7 @@ class _Generator:
             item.add_marker(mark)
             added.append(item)
 
-        if target.contract.get("generate"):
+        if target.contract.get("generate") and target.openapi:
             try:
                 loaded = get_contract(config, target, target.openapi)
             except ContractError as exc:
@@ -216,8 +226,10 @@ class _Generator:
                     if operation.method in SAFE_METHODS and values is not None:
                         add(str(operation), _operation_check(config, target, operation, values))
         served = target.contract.get("served")
-        if served:
+        if served and target.openapi:
             add("drift", _drift_check(config, target, target.openapi, str(served)))
+        for pact in self.pacts:
+            add(f"pact {pact.path.name}", _pact_check(pact, target))
         items.extend(added)
 
 
@@ -296,6 +308,23 @@ def _drift_check(
             lines += [f"  {finding.kind} {finding.path}: {finding.message}"
                       for finding in breaking]
             raise ContractViolation("\n".join(lines))
+
+    return check
+
+
+def _pact_check(pact: PactFile, target: Target) -> Callable[[], None]:
+    def check() -> None:
+        from .pact import verify_pact
+
+        left_out = verify_pact(pact, target)
+        if left_out and left_out == len(pact.interactions()):
+            pytest.skip(
+                f"refused: every interaction of {pact.path.name} changes state, and target "
+                f"{target.name!r} is protected"
+            )
+        if left_out:
+            print(f"{left_out} state-changing interaction(s) of {pact.path.name} left out: "
+                  f"target {target.name!r} is protected")
 
     return check
 

@@ -65,12 +65,14 @@ _KEYS: dict[str, str] = {
     "public_env": "a list of environment variable names whose values are not secrets",
     "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
     "or a path on the target such as /openapi.json)",
-    "contract": "a table with generate (true/false), served (a string like openapi) and "
-    "blocking (true/false)",
+    "contract": "a table with generate (true/false), served (a string like openapi), "
+    "pacts (a list of Pact files or folders) and blocking (true/false)",
 }
 
 #: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
-_CONTRACT_KEYS: dict[str, type] = {"generate": bool, "served": str, "blocking": bool}
+_CONTRACT_KEYS: dict[str, type] = {
+    "generate": bool, "served": str, "blocking": bool, "pacts": list,
+}
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
 MIN_SECRET_LENGTH = 4
@@ -291,7 +293,8 @@ def _check_table(where: str, table: Mapping[str, Any]) -> None:
             raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
     if "base_url" not in table and "hosts" not in table:
         raise TargetError(f"{where} needs base_url, hosts, or both")
-    if "contract" in table and "openapi" not in table:
+    contract = table.get("contract", {})
+    if ("generate" in contract or "served" in contract) and "openapi" not in table:
         raise TargetError(f"{where}.contract needs openapi, the contract to check against")
 
 
@@ -302,8 +305,14 @@ def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
             raise TargetError(
                 f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_CONTRACT_KEYS))}"
             )
-        if not isinstance(value, kind):
-            shown = "true or false" if kind is bool else "a string"
+        if isinstance(value, list):
+            fits = kind is list and all(isinstance(v, str) and v for v in value)
+        else:
+            fits = isinstance(value, kind)
+        if not fits:
+            shown = {bool: "true or false", str: "a string"}.get(
+                kind, "a list of strings (Pact files, or folders of them)"
+            )
             raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")
 
 
