@@ -193,6 +193,7 @@ class _Generator:
     def __init__(self, target: Target, pacts: list[PactFile]) -> None:
         self.target = target
         self.pacts = pacts
+        self.added = 0
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -231,6 +232,15 @@ class _Generator:
         for pact in self.pacts:
             add(f"pact {pact.path.name}", _pact_check(pact, target))
         items.extend(added)
+        self.added = len(added)
+
+    def pytest_report_collectionfinish(self, config: pytest.Config) -> str | None:
+        """Say how many checks the plugin added, since pytest's "collected" count omits them."""
+        added = self.added
+        if not added:
+            return None
+        plural = "s" * (added != 1)
+        return f"deployable: added {added} contract check{plural} ({PREFIX}…)"
 
 
 def example_values(contract: Contract, operation: Operation) -> dict[str, dict[str, Any]] | None:
