@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/failfast.py
 	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/hosts.py
+	$(BIN)/python bench/contract.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .contract_checks import ContractClient
 from .markers import CheckSpec
 from .targets import Target
 from .verdict import Amendment, CheckResult, Decision, Outcome, Verdict
@@ -12,6 +13,7 @@ __all__ = [
     "Amendment",
     "CheckResult",
     "CheckSpec",
+    "ContractClient",
     "Decision",
     "Outcome",
     "RefusedRequest",

@@ -49,6 +49,17 @@ exit codes:
   6  INCONCLUSIVE"""
 
 
+_DIFF_EXIT_CODES = """\
+exit codes:
+  0  no breaking change (additions are listed, but do not fail)
+  1  breaking changes found
+  2  usage error: bad arguments, or the contract extra is not installed
+  3  a contract is unreadable, does not parse, or is not valid OpenAPI 3.0/3.1
+
+breaking kinds: removed-path, removed-operation, removed-response-field,
+changed-type, new-required-param, removed-enum-value, narrowed-response-codes"""
+
+
 def _version() -> str:
     try:
         return metadata.version("pytest-deployable")
@@ -119,6 +130,25 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: text)",
     )
     show.set_defaults(run=_show)
+
+    contract_diff = commands.add_parser(
+        "contract-diff",
+        help="list breaking changes between two OpenAPI contracts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compare the contract consumers rely on (EXPECTED) with the one a "
+        "service serves (ACTUAL): one finding per line, breaking ones first. EXPECTED and "
+        "ACTUAL are OpenAPI 3.0/3.1 files (YAML or JSON) or http(s) URLs.",
+        epilog=_DIFF_EXIT_CODES,
+    )
+    contract_diff.add_argument("expected", metavar="EXPECTED", help="the consumers' contract")
+    contract_diff.add_argument("actual", metavar="ACTUAL", help="the served contract")
+    contract_diff.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one finding per line; json: one object on stdout (default: text)",
+    )
+    contract_diff.set_defaults(run=_contract_diff)
     return parser
 
 
@@ -171,6 +201,40 @@ def _show(args: argparse.Namespace) -> int:
         text = render(statement).rstrip("\n")
     _print(sys.stdout, text)
     return 0
+
+
+def _contract_diff(args: argparse.Namespace) -> int:
+    from .contract import ContractError, MissingExtra, parse_document, read_location
+    from .drift import diff
+
+    documents = []
+    for location in (args.expected, args.actual):
+        try:
+            documents.append(parse_document(*read_location(location)))
+        except MissingExtra as exc:
+            _print(sys.stderr, f"{PROG} contract-diff: {exc}")
+            return EXIT_USAGE
+        except ContractError as exc:
+            _print(sys.stderr, f"{PROG} contract-diff: {exc}")
+            return EXIT_BAD_FILE
+    findings = diff(documents[0], documents[1])
+    breaking = sum(finding.breaking for finding in findings)
+    if args.format == "json":
+        document = {
+            "ok": not breaking,
+            "breaking": breaking,
+            "findings": [finding.to_dict() for finding in findings],
+        }
+        _print(sys.stdout, json.dumps(document))
+    else:
+        for finding in findings:
+            _print(sys.stdout, str(finding))
+        verdict = f"{breaking} breaking change{'s' * (breaking != 1)}" if breaking else (
+            "no breaking change"
+        )
+        _print(sys.stderr if breaking else sys.stdout,
+               f"{PROG} contract-diff: {verdict} ({len(findings) - breaking} compatible)")
+    return 1 if breaking else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

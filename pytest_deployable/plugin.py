@@ -23,6 +23,7 @@ import pytest
 from . import hooks, hosts
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
+from .contract_checks import contract, setup_contract_checks
 from .durations import format_interval
 from .fixtures import NO_TARGET, WAITS, deploy_target, display_for, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
@@ -45,7 +46,7 @@ from .verdict import Decision, RunFacts, Verdict, decide
 from .version import VERSION_CHECK_ID, VersionCheck
 from .waiting import poll, seconds
 
-__all__ = ["EXIT_INCONCLUSIVE", "deploy_target", "eventually", "http"]
+__all__ = ["EXIT_INCONCLUSIVE", "contract", "deploy_target", "eventually", "http"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
@@ -222,6 +223,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_deployable_target_resolved.call_historic(
         kwargs={"config": config, "target": target}
     )
+    setup_contract_checks(config, target)
 
 
 def _protect_terminal(config: pytest.Config, redactor: Redactor) -> None:

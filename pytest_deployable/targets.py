@@ -66,6 +66,15 @@ _KEYS: dict[str, str] = {
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
     "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
     "roles": "a table of role names, each a list of strings (testinfra host specs)",
+    "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
+    "or a path on the target such as /openapi.json)",
+    "contract": "a table with generate (true/false), served (a string like openapi), "
+    "pacts (a list of Pact files or folders) and blocking (true/false)",
+}
+
+#: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
+_CONTRACT_KEYS: dict[str, type] = {
+    "generate": bool, "served": str, "blocking": bool, "pacts": list,
 }
 
 #: A secret shorter than this would be masked inside ordinary words and numbers.
@@ -105,6 +114,10 @@ class Target:
     def fleet(self) -> tuple[str, ...]:
         """Every host spec of the target: ``hosts``, then role members not listed there."""
         return tuple(dict.fromkeys([*self.hosts, *(s for m in self.roles.values() for s in m)]))
+    openapi: str | None = None
+    """The OpenAPI contract checks validate against: a file, a URL, or a path on the target."""
+    contract: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The ``[targets.NAME.contract]`` table: ``generate``, ``served``, ``blocking``."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -124,6 +137,8 @@ class Target:
             "version_url": self.version_url,
             "version_field": self.version_field,
             "roles": {role: list(specs) for role, specs in self.roles.items()},
+            "openapi": self.openapi,
+            "contract": dict(self.contract),
         }
 
     @classmethod
@@ -147,6 +162,8 @@ class Target:
             roles=MappingProxyType(
                 {role: tuple(specs) for role, specs in data.get("roles", {}).items()}
             ),
+            openapi=data.get("openapi"),
+            contract=MappingProxyType(dict(data.get("contract") or {})),
         )
 
 
@@ -292,10 +309,33 @@ def _check_table(where: str, table: Mapping[str, Any]) -> None:
             raise TargetError(
                 f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_KEYS))}"
             )
-        if not _value_fits(key, value):
+        if key == "contract" and isinstance(value, dict):
+            _check_contract_table(f"{where}.contract", value)
+        elif not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {_KEYS[key]}, not {value!r}")
     if "base_url" not in table and "hosts" not in table and "roles" not in table:
         raise TargetError(f"{where} needs base_url, hosts, or both")
+    contract = table.get("contract", {})
+    if ("generate" in contract or "served" in contract) and "openapi" not in table:
+        raise TargetError(f"{where}.contract needs openapi, the contract to check against")
+
+
+def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
+    for key, value in table.items():
+        kind = _CONTRACT_KEYS.get(key)
+        if kind is None:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(_CONTRACT_KEYS))}"
+            )
+        if isinstance(value, list):
+            fits = kind is list and all(isinstance(v, str) and v for v in value)
+        else:
+            fits = isinstance(value, kind)
+        if not fits:
+            shown = {bool: "true or false", str: "a string"}.get(
+                kind, "a list of strings (Pact files, or folders of them)"
+            )
+            raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")
 
 
 def _value_fits(key: str, value: Any) -> bool:
@@ -323,6 +363,10 @@ def _value_fits(key: str, value: Any) -> bool:
             and all(isinstance(v, str) for v in specs)
             for role, specs in value.items()
         )
+    if key == "openapi":
+        return isinstance(value, str) and bool(value)
+    if key == "contract":
+        return isinstance(value, dict)
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
@@ -414,6 +458,11 @@ def resolve_target(
         key: interpolate(f"variables.{key}", value) if isinstance(value, str) else value
         for key, value in table.get("variables", {}).items()
     }
+    openapi = interpolate("openapi", table["openapi"]) if "openapi" in table else None
+    contract = {
+        key: interpolate(f"contract.{key}", value) if isinstance(value, str) else value
+        for key, value in table.get("contract", {}).items()
+    }
     return Target(
         name=name,
         base_url=base_url,
@@ -432,4 +481,6 @@ def resolve_target(
         else None,
         version_field=table.get("version_field"),
         roles=MappingProxyType(roles),
+        openapi=openapi,
+        contract=MappingProxyType(contract),
     )

@@ -194,3 +194,45 @@ def test_redaction_leaves_json_keys_alone() -> None:
 
     redact = Redactor(["check"])
     assert redact.value({"checks": ["a check"]}) == {"checks": ["a ***"]}
+
+
+CONTRACT = """
+[targets.staging]
+base_url = "https://staging.shop.example"
+openapi = "contracts/shop-${TENANT}.yaml"
+public_env = ["TENANT"]
+
+[targets.staging.contract]
+generate = true
+served = "/openapi.json"
+"""
+
+
+def test_the_contract_keys_resolve_and_travel_to_workers(tmp_path: Path) -> None:
+    from pytest_deployable.targets import Target
+
+    targets = load_targets_file(write(tmp_path, CONTRACT))
+    target = resolve_target(targets, "staging", environ={"TENANT": "eu"})
+    assert target.openapi == "contracts/shop-eu.yaml"
+    assert target.contract == {"generate": True, "served": "/openapi.json"}
+    assert Target.from_dict(target.to_dict()) == target
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('openapi = 3', "targets.s.openapi must be a string: the OpenAPI contract"),
+        ('openapi = "a.yaml"\n[targets.s.contract]\ngenerat = true',
+         "targets.s.contract: unknown key 'generat'; known keys are blocking, generate, "
+         "pacts, served"),
+        ('openapi = "a.yaml"\n[targets.s.contract]\ngenerate = "yes"',
+         "targets.s.contract.generate must be true or false, not 'yes'"),
+        ('[targets.s.contract]\ngenerate = true',
+         "targets.s.contract needs openapi, the contract to check against"),
+    ],
+)
+def test_bad_contract_keys_are_errors(tmp_path: Path, table: str, expected: str) -> None:
+    text = f'[targets.s]\nbase_url = "https://s.example"\n{table}\n'
+    with pytest.raises(TargetError, match=None) as excinfo:
+        load_targets_file(write(tmp_path, text))
+    assert expected in str(excinfo.value)

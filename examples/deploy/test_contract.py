@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import requests
 
+from pytest_deployable import ContractClient
+
 #: The fields of an item and the JSON types a consumer may expect of them.
 ITEM_FIELDS: dict[str, tuple[type, ...]] = {
     "id": (int,),
@@ -61,6 +63,14 @@ def test_unknown_item_is_a_json_404(http: requests.Session) -> None:
     response = http.get("/items/999999999")
     assert response.status_code == 404
     assert "error" in response.json()
+
+
+@pytest.mark.contract
+def test_item_answers_honour_the_openapi_contract(contract: ContractClient) -> None:
+    """GET /items and GET /items/{id} answer as ../service/openapi.json says: status,
+    content type and every field's type (the `contract` fixture, from the target's openapi)."""
+    first = contract.request("GET", "/items").json()[0]
+    contract.request("GET", "/items/{id}", id=first["id"])
 
 
 def test_item_problems_spots_a_price_sent_as_text() -> None:

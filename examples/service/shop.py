@@ -13,7 +13,7 @@ Endpoints::
 
     GET  /health           200 {"status": "ok"}
     GET  /version          200 {"version": "1.4.2"}
-    GET  /items            200 [item, ...]
+    GET  /items            200 [item, ...]; ?sort=id|name|price (default id), 400 otherwise
     GET  /items/{id}       200 item, or 404 {"error": "..."}
     POST /items            201 the created item; 400 on a bad body (the one write endpoint)
     GET  /recommendations  200 {"items": [item, ...]}
@@ -40,6 +40,16 @@ What ``--broken`` breaks -- a release candidate that must not ship:
 
 Everything else is unchanged: ``/health`` says ok and ``/version`` reports the
 version it was given, so the smoke checks pass and the build still must not ship.
+
+``--break-contract KIND`` serves a build whose API drifted from ``openapi.json``
+in one way, and whose ``/openapi.json`` admits it (for contract drift checks):
+
+* ``removed-path``: ``/recommendations`` is gone (404);
+* ``removed-field``: items no longer have ``in_stock``;
+* ``changed-type``: ``price`` is a string everywhere (``"24.50"``);
+* ``new-required-param``: ``GET /items`` needs ``?page=N`` (400 without it);
+* ``removed-enum``: ``GET /items?sort=price`` is no longer allowed (400);
+* ``narrowed-codes``: an unknown item is a 400, and 404 is no longer declared.
 """
 
 from __future__ import annotations
@@ -62,7 +72,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 HOST = "127.0.0.1"
 MAX_BODY_BYTES = 64 * 1024
@@ -80,6 +90,13 @@ SEED_ITEMS: tuple[tuple[str, float, bool], ...] = (
 
 #: The API description served at /openapi.json, kept beside this file.
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+
+#: The ways ``--break-contract`` can break the contract.
+CONTRACT_BREAKS = (
+    "removed-path", "removed-field", "changed-type", "new-required-param", "removed-enum",
+    "narrowed-codes",
+)
+SORT_KEYS = ("id", "name", "price")
 
 _ITEM_PATH = re.compile(r"^/items/(?P<id>[^/]+)$")
 _NEW_ITEM_FIELDS = frozenset({"name", "price", "in_stock"})
@@ -99,6 +116,7 @@ class Shop:
 
     version: str
     broken: bool = False
+    break_contract: str | None = None
     api_key: str | None = None
     request_log: Path | None = None
     items: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -117,10 +135,20 @@ class Shop:
             self.next_id += 1
             return dict(item)
 
-    def list_items(self) -> list[dict[str, Any]]:
-        """Every item, in id order."""
+    def list_items(self, sort: str = "id") -> list[dict[str, Any]]:
+        """Every item, ordered by ``sort`` (then id), as the API shows it."""
         with self.lock:
-            return [dict(self.items[key]) for key in sorted(self.items)]
+            items = [dict(self.items[key]) for key in sorted(self.items)]
+        items.sort(key=lambda item: item[sort])
+        return [self.present(item) for item in items]
+
+    def present(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An item as the API shows it: with ``--break-contract``, drifted."""
+        if self.break_contract == "removed-field":
+            item.pop("in_stock", None)
+        elif self.break_contract == "changed-type":
+            item["price"] = f"{item['price']:.2f}"
+        return item
 
     def get_item(self, item_id: int) -> dict[str, Any] | None:
         """One item as the detail endpoint shows it, or None."""
@@ -130,7 +158,7 @@ class Shop:
         if item is not None and self.broken:
             # The deliberate regression: the detail view formats the price for display.
             item["price"] = f"{item['price']:.2f}"
-        return item
+        return self.present(item) if item is not None else None
 
     def record(self, client: str, method: str, path: str, status: int, millis: float) -> None:
         """Log one request to stderr and, if asked, to the JSON-lines request log."""
@@ -172,10 +200,28 @@ def _reject_constant(name: str) -> Any:
     raise BadRequest(f"{name} is not valid JSON")
 
 
-def openapi_document(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.0 description of the shop's endpoints, naming the running version."""
+def openapi_document(version: str, break_contract: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0 description of the shop's endpoints, naming the running version,
+    drifted as ``--break-contract`` says."""
     document: dict[str, Any] = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))
     document["info"]["version"] = version
+    paths, item = document["paths"], document["components"]["schemas"]["Item"]
+    if break_contract == "removed-path":
+        del paths["/recommendations"]
+    elif break_contract == "removed-field":
+        del item["properties"]["in_stock"]
+        item["required"].remove("in_stock")
+    elif break_contract == "changed-type":
+        item["properties"]["price"] = {"type": "string"}
+    elif break_contract == "new-required-param":
+        paths["/items"]["get"]["parameters"].append(
+            {"name": "page", "in": "query", "required": True, "schema": {"type": "integer"}}
+        )
+    elif break_contract == "removed-enum":
+        paths["/items"]["get"]["parameters"][0]["schema"]["enum"].remove("price")
+    elif break_contract == "narrowed-codes":
+        responses = paths["/items/{id}"]["get"]["responses"]
+        responses["400"] = responses.pop("404")
     return document
 
 
@@ -273,6 +319,8 @@ class ShopHandler(BaseHTTPRequestHandler):
     def _route(self, shop: Shop, method: str, path: str, body: bytes) -> Response:
         item_match = _ITEM_PATH.match(path)
         allowed = ("GET", "HEAD") if item_match else _ALLOWED.get(path)
+        if path == "/recommendations" and shop.break_contract == "removed-path":
+            allowed = None
         if allowed is None:
             raise BadRequest(f"no such endpoint: {path}", HTTPStatus.NOT_FOUND)
         if method not in allowed:
@@ -284,21 +332,38 @@ class ShopHandler(BaseHTTPRequestHandler):
             raw_id = item_match.group("id")
             item = shop.get_item(int(raw_id)) if raw_id.isdecimal() else None
             if item is None:
-                raise BadRequest(f"no item with id {raw_id!r}", HTTPStatus.NOT_FOUND)
+                status = HTTPStatus.BAD_REQUEST if shop.break_contract == "narrowed-codes" else (
+                    HTTPStatus.NOT_FOUND
+                )
+                raise BadRequest(f"no item with id {raw_id!r}", status)
             return HTTPStatus.OK, item
         if path == "/health":
             return HTTPStatus.OK, {"status": "ok"}
         if path == "/version":
             return HTTPStatus.OK, {"version": shop.version}
         if path == "/items" and method == "POST":
-            return HTTPStatus.CREATED, shop.add_item(*validate_new_item(self._json(body)))
+            return HTTPStatus.CREATED, shop.present(shop.add_item(*validate_new_item(
+                self._json(body))))
         if path == "/items":
-            return HTTPStatus.OK, shop.list_items()
+            return HTTPStatus.OK, shop.list_items(self._sort(shop))
         if path == "/recommendations":
             if shop.broken:
                 time.sleep(SLOW_RECOMMENDATIONS_SECONDS)  # the broken build's slow query
-            return HTTPStatus.OK, {"items": [i for i in shop.list_items() if i["in_stock"]][:3]}
-        return HTTPStatus.OK, openapi_document(shop.version)
+            stocked = [i for i in shop.list_items() if shop.items[i["id"]]["in_stock"]]
+            return HTTPStatus.OK, {"items": stocked[:3]}
+        return HTTPStatus.OK, openapi_document(shop.version, shop.break_contract)
+
+    def _sort(self, shop: Shop) -> str:
+        """The ``sort`` query parameter of ``GET /items`` (and ``page`` when it is required)."""
+        query = parse_qs(urlsplit(self.path).query)
+        if shop.break_contract == "new-required-param" and not query.get("page", [""])[0]:
+            raise BadRequest("the query parameter page is required")
+        sort = query.get("sort", ["id"])[0]
+        allowed = [k for k in SORT_KEYS if not (k == "price" and shop.break_contract ==
+                                                "removed-enum")]
+        if sort not in allowed:
+            raise BadRequest(f"sort must be one of {', '.join(allowed)}, not {sort!r}")
+        return sort
 
     def _json(self, body: bytes) -> Any:
         content_type = self.headers.get_content_type()
@@ -356,6 +421,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", default="0.0.0-dev", help="the version /version reports")
     parser.add_argument("--broken", action="store_true",
                         help="serve the broken build (see the module docstring)")
+    parser.add_argument("--break-contract", metavar="KIND", choices=CONTRACT_BREAKS,
+                        help="serve a build that breaks the API contract in one way: "
+                        + ", ".join(CONTRACT_BREAKS))
     parser.add_argument("--port-file", type=Path,
                         help="write the chosen port here once listening")
     parser.add_argument("--request-log", type=Path,
@@ -369,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shop = Shop(
         version=args.version,
         broken=args.broken,
+        break_contract=args.break_contract,
         api_key=os.environ.get("SHOP_API_KEY") or None,
         request_log=args.request_log,
     )

@@ -1,0 +1,499 @@
+"""Contract checks: load a target's OpenAPI document and check responses against it.
+
+A :class:`Contract` is an OpenAPI 3.0 or 3.1 document, checked with
+openapi-spec-validator when it is loaded. :meth:`Contract.problems` finds the
+operation a ``requests`` response answers (by method and path template) and
+checks its status code, content type, declared headers and JSON body; bodies
+are checked by openapi-schema-validator's OAS 3.0/3.1 validators (jsonschema).
+
+The libraries come with the ``contract`` extra and are imported only when a
+contract is used, so the core plugin runs without them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "INSTALL_HINT",
+    "Contract",
+    "ContractError",
+    "ContractViolation",
+    "MissingExtra",
+    "Operation",
+    "load_contract",
+    "parse_document",
+    "read_location",
+    "require_extra",
+]
+
+INSTALL_HINT = "pip install 'pytest-deployable[contract]'"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: At most this many problems are listed for one response; the rest are counted.
+MAX_PROBLEMS = 10
+_SHOWN_VALUE = 80
+
+
+class ContractError(Exception):
+    """A contract that cannot be used: unreadable, not parsable, or not OpenAPI 3.0/3.1.
+
+    Its message is one line naming the file or URL and the problem.
+    """
+
+
+class MissingExtra(ContractError):
+    """The ``contract`` extra is not installed."""
+
+
+class ContractViolation(AssertionError):
+    """A response that does not honour the contract; the message lists every problem."""
+
+
+def require_extra() -> None:
+    """Raise :class:`MissingExtra` unless the ``contract`` extra's libraries import."""
+    try:
+        import jsonschema  # noqa: F401
+        import openapi_schema_validator  # noqa: F401
+        import openapi_spec_validator  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtra(
+            f"contract checks need {exc.name}, which is not installed: {INSTALL_HINT}"
+        ) from None
+
+
+def escape_pointer(token: str) -> str:
+    """One JSON-pointer token: ``~`` and ``/`` escaped (RFC 6901)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def parse_document(text: str, source: str) -> dict[str, Any]:
+    """Parse OpenAPI text (JSON or YAML) and check it is a valid OpenAPI 3.0/3.1 document."""
+    require_extra()
+    import yaml
+    from openapi_spec_validator import (
+        OpenAPIV30SpecValidator,
+        OpenAPIV31SpecValidator,
+        validate,
+    )
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    document: Any
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError(
+                f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    else:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ContractError(f"{source}: not valid YAML: {problem}{where}") from None
+    if not isinstance(document, dict):
+        raise ContractError(
+            f"{source}: not an OpenAPI document: the top level is "
+            f"{type(document).__name__}, not a mapping"
+        )
+    version = str(document.get("openapi", ""))
+    if "swagger" in document and not version:
+        raise ContractError(
+            f"{source}: Swagger {document['swagger']} is not supported; "
+            "convert it to OpenAPI 3.0 or 3.1"
+        )
+    if not re.match(r"^3\.[01]\.\d+", version):
+        shown = f"'openapi: {version}'" if version else "no 'openapi' field"
+        raise ContractError(
+            f"{source}: not an OpenAPI 3.0 or 3.1 document ({shown}); "
+            "expected 'openapi: 3.0.x' or 'openapi: 3.1.x'"
+        )
+    cls = OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
+    try:
+        validate(document, cls=cls)
+    except OpenAPIValidationError as exc:
+        raise ContractError(
+            f"{source}: invalid OpenAPI {version}: {exc.json_path}: {exc.message}"
+        ) from None
+    except Exception as exc:  # a broken $ref and the like, raised by the resolver
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        problem = problem.split(" within {")[0]  # the resolver appends the whole document
+        raise ContractError(f"{source}: invalid OpenAPI {version}: {problem[:300]}") from None
+    return document
+
+
+def read_location(
+    location: str,
+    *,
+    base_dir: Path | None = None,
+    get: Callable[[str], requests.Response] | None = None,
+) -> tuple[str, str]:
+    """The text of a contract and a name for messages.
+
+    ``location`` is an http(s) URL, a path on the target (``/openapi.json``,
+    fetched with ``get``, the target's session, when ``get`` is given), a
+    ``file:`` URL, or a file path relative to ``base_dir``.
+    """
+    remote = location.startswith(("http://", "https://"))
+    if remote or (get is not None and location.startswith("/")):
+        if get is None:
+            import requests
+
+            def get(url: str) -> requests.Response:
+                return requests.get(url, timeout=10)
+
+        try:
+            response = get(location)
+        except Exception as exc:  # requests' errors, or the session's refusal
+            raise ContractError(f"{location}: cannot fetch the contract: {exc}") from None
+        if response.status_code != 200:
+            raise ContractError(
+                f"{location}: cannot fetch the contract: HTTP {response.status_code}"
+            )
+        return response.text, location
+    path = Path(location.removeprefix("file://"))
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except FileNotFoundError:
+        raise ContractError(f"{path}: contract file not found") from None
+    except UnicodeDecodeError:
+        raise ContractError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot read the contract: {exc.strerror}") from None
+
+
+def load_contract(
+    location: str,
+    *,
+    base_dir: Path | None = None,
+    get: Callable[[str], requests.Response] | None = None,
+) -> Contract:
+    """Read, parse and check the contract at ``location`` (see :func:`read_location`)."""
+    text, source = read_location(location, base_dir=base_dir, get=get)
+    return Contract(parse_document(text, source), source)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a contract: a method on a path template."""
+
+    method: str
+    """Upper case, as sent: ``GET``."""
+    path: str
+    """The path template, as in the document: ``/items/{id}``."""
+    spec: Mapping[str, Any]
+    parameters: tuple[Mapping[str, Any], ...]
+    """Path-level and operation-level parameters, ``$ref`` resolved."""
+    pointer: str
+    """Where the operation is in the document: ``/paths/~1items~1{id}/get``."""
+    pattern: re.Pattern[str]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, values: Mapping[str, Any]) -> str:
+        """The path with ``{name}`` replaced by ``values`` (URL-quoted)."""
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise KeyError(f"{self}: no value for path parameter {name!r}")
+            return quote(str(values[name]), safe="")
+
+        return re.sub(r"\{([^}/]+)\}", fill, self.path)
+
+
+class Contract:
+    """An OpenAPI 3.0/3.1 document, ready to check responses against."""
+
+    def __init__(self, document: Mapping[str, Any], source: str) -> None:
+        require_extra()
+        from openapi_schema_validator import OAS30Validator, OAS31Validator
+        from referencing import Registry
+        from referencing.jsonschema import DRAFT4, DRAFT202012
+
+        self.document = document
+        self.source = source
+        self.version = str(document["openapi"])
+        oas31 = self.version.startswith("3.1")
+        self._validator_class: Any = OAS31Validator if oas31 else OAS30Validator
+        spec = DRAFT202012 if oas31 else DRAFT4
+        self._registry: Any = Registry().with_resource(
+            "urn:contract", spec.create_resource(document)
+        )
+        self._validators: dict[str, Any] = {}
+        self.prefixes = _server_prefixes(document)
+        operations = []
+        for path, item in (document.get("paths") or {}).items():
+            if not isinstance(item, dict):
+                continue
+            shared = item.get("parameters", [])
+            for method in METHODS:
+                if method in item:
+                    operations.append(self._operation(path, method, item[method], shared))
+        self.operations: tuple[Operation, ...] = tuple(operations)
+        """Every operation, in document order."""
+        # Literal segments win over templates: /items/mine before /items/{id}.
+        self._matching = sorted(operations, key=lambda op: (op.path.count("{"), -len(op.path)))
+
+    def _operation(
+        self, path: str, method: str, spec: Mapping[str, Any], shared: list[Any]
+    ) -> Operation:
+        merged: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for raw in [*shared, *spec.get("parameters", [])]:
+            parameter = self.resolve(raw)
+            merged[(parameter.get("in", ""), parameter.get("name", ""))] = parameter
+        regex = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}/]+\})", path)
+        )
+        return Operation(
+            method=method.upper(),
+            path=path,
+            spec=spec,
+            parameters=tuple(merged.values()),
+            pointer=f"/paths/{escape_pointer(path)}/{method}",
+            pattern=re.compile(f"^{regex}/?$"),
+        )
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with a local ``$ref`` (``#/components/...``) followed, recursively."""
+        seen = 0
+        while isinstance(value, dict) and isinstance(value.get("$ref"), str) and seen < 50:
+            value = self.pointer(value["$ref"].split("#", 1)[-1])
+            seen += 1
+        return value
+
+    def pointer(self, pointer: str) -> Any:
+        """The part of the document at a JSON pointer such as ``/components/schemas/Item``."""
+        node: Any = self.document
+        for token in filter(None, pointer.split("/")):
+            token = unquote(token).replace("~1", "/").replace("~0", "~")
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        return node
+
+    def operation(self, method: str, path: str) -> Operation | None:
+        """The operation that answers ``method`` on a concrete URL path, or None."""
+        method = method.upper()
+        candidates = [path] + [path[len(p):] for p in self.prefixes if path.startswith(p + "/")]
+        for candidate in candidates:
+            for op in self._matching:
+                if op.method == method and op.pattern.match(candidate):
+                    return op
+        return None
+
+    def operation_for(self, method: str, template: str) -> Operation | None:
+        """The operation declared for ``method`` on a path template, or None."""
+        method = method.upper()
+        return next(
+            (op for op in self.operations if op.method == method and op.path == template), None
+        )
+
+    def schema_validator(self, pointer: str) -> Any:
+        """An OAS validator for the schema at ``pointer`` (cached; ``$ref`` resolved lazily)."""
+        validator = self._validators.get(pointer)
+        if validator is None:
+            from openapi_schema_validator import oas30_format_checker, oas31_format_checker
+
+            checker = oas31_format_checker if self.version.startswith("3.1") else (
+                oas30_format_checker
+            )
+            validator = self._validator_class(
+                {"$ref": f"urn:contract#{quote(pointer, safe='/~{}')}"},
+                registry=self._registry,
+                format_checker=checker,
+            )
+            self._validators[pointer] = validator
+        return validator
+
+    def validate(self, response: requests.Response, *, path: str | None = None) -> None:
+        """Raise :class:`ContractViolation` unless ``response`` honours the contract."""
+        problems, operation = self.problems(response, path=path)
+        if problems:
+            raise ContractViolation(self.describe(response, operation, problems))
+
+    def describe(
+        self, response: requests.Response, operation: Operation | None, problems: list[str]
+    ) -> str:
+        """The message of a violation: the operation, then one line per problem."""
+        what = str(operation) if operation else f"{response.request.method} {_path(response)}"
+        lines = [
+            f"{what} answered {response.status_code}, which does not honour the contract "
+            f"{self.source}:"
+        ]
+        lines += [f"  {problem}" for problem in problems]
+        return "\n".join(lines)
+
+    def problems(
+        self, response: requests.Response, *, path: str | None = None
+    ) -> tuple[list[str], Operation | None]:
+        """Everything wrong with ``response``, and the operation it answers."""
+        method = str(response.request.method or "GET")
+        url_path = path or _path(response)
+        operation = self.operation(method, url_path)
+        if operation is None:
+            return [f"no operation {method} {url_path} in the contract"], None
+        return list(self._check(operation, response)), operation
+
+    def _check(self, operation: Operation, response: requests.Response) -> Iterator[str]:
+        responses = operation.spec.get("responses") or {}
+        status = str(response.status_code)
+        key = next(
+            (k for k in (status, status[0] + "XX", status[0] + "xx", "default") if k in responses),
+            None,
+        )
+        if key is None:
+            declared = ", ".join(sorted(str(k) for k in responses)) or "none"
+            yield f"status {status} is not declared (declared: {declared})"
+            return
+        declared_response = self.resolve(responses[key])
+        pointer = f"{operation.pointer}/responses/{escape_pointer(str(key))}"
+        yield from self._check_headers(declared_response, response, pointer)
+        content = declared_response.get("content") or {}
+        if not content or response.request.method == "HEAD" or not response.content:
+            return
+        media = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        chosen = _media_type(media, content)
+        if chosen is None:
+            yield (
+                f"content type {media or '(none)'!r} is not declared "
+                f"(declared: {', '.join(sorted(content))})"
+            )
+            return
+        media_spec = content[chosen]
+        if "schema" not in media_spec or not _is_json(media):
+            return
+        try:
+            body = json.loads(response.content)
+        except ValueError as exc:
+            yield f"the body is not valid JSON ({media}): {exc}"
+            return
+        schema_pointer = f"{pointer}/content/{escape_pointer(chosen)}/schema"
+        yield from _schema_problems(self.schema_validator(schema_pointer), body)
+
+    def _check_headers(
+        self, declared: Mapping[str, Any], response: requests.Response, pointer: str
+    ) -> Iterator[str]:
+        for name, raw in (declared.get("headers") or {}).items():
+            header = self.resolve(raw)
+            if name.lower() == "content-type":
+                continue  # OpenAPI says: ignored; the content map declares it
+            value = response.headers.get(name)
+            if value is None:
+                if header.get("required"):
+                    yield f"header {name}: required, but not sent"
+                continue
+            if "schema" in header:
+                validator = self.schema_validator(
+                    f"{pointer}/headers/{escape_pointer(name)}/schema"
+                )
+                schema = self.resolve(header["schema"])
+                for problem in _schema_problems(validator, _header_value(value, schema)):
+                    yield f"header {name}: {problem.removeprefix('$: ')}"
+
+
+def _path(response: requests.Response) -> str:
+    return urlsplit(response.request.url or "").path or "/"
+
+
+def _media_type(media: str, content: Mapping[str, Any]) -> str | None:
+    lowered = {key.split(";")[0].strip().lower(): key for key in content}
+    for candidate in (media, media.split("/")[0] + "/*", "*/*"):
+        if candidate in lowered:
+            return lowered[candidate]
+    return None
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or media.endswith("+json")
+
+
+def _header_value(value: str, schema: Mapping[str, Any]) -> Any:
+    """A header's text as the JSON value its schema describes, when it converts."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+def _schema_problems(validator: Any, instance: Any) -> Iterator[str]:
+    # iter_errors is lazy: a huge body with many bad values stops at the limit.
+    errors = list(itertools.islice(validator.iter_errors(instance), MAX_PROBLEMS + 1))
+    errors.sort(key=lambda error: (list(map(str, error.absolute_path)), error.validator))
+    # The OAS 3.0 validator reports a null for a non-nullable type twice (type, nullable).
+    yield from dict.fromkeys(_explain(error) for error in errors[:MAX_PROBLEMS])
+    if len(errors) > MAX_PROBLEMS:
+        yield f"... and more (only the first {MAX_PROBLEMS} are listed)"
+
+
+def _explain(error: Any) -> str:
+    """One problem in words: where, what was expected, what came."""
+    where = error.json_path
+    kind = error.validator
+    expected = error.validator_value
+    came = f"got {_show(error.instance)}"
+    if kind == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        if error.schema.get("nullable"):
+            types = [*types, "null"]
+        return f"{where}: expected {' or '.join(map(str, types))}, {came}"
+    if kind == "required":
+        missing = re.match(r"^'(.*)' is a required property$", error.message)
+        name = missing.group(1) if missing else error.message
+        return f"{where}: required property {name!r} is missing"
+    if kind == "enum":
+        return f"{where}: expected one of {_show(expected)}, {came}"
+    if kind == "const":
+        return f"{where}: expected {_show(expected)}, {came}"
+    if kind in ("additionalProperties", "unevaluatedProperties"):
+        return f"{where}: {error.message}"
+    if kind in ("oneOf", "anyOf"):
+        return f"{where}: expected a value matching {kind} of {len(expected)} schemas, {came}"
+    return f"{where}: expected {kind} {_show(expected)}, {came}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number"
+    )
+    text = json.dumps(value, default=str)
+    if len(text) > _SHOWN_VALUE:
+        text = text[: _SHOWN_VALUE - 1] + "…"
+    return f"{kind} {text}"
+
+
+def _server_prefixes(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """URL path prefixes of the document's servers (``/v1`` of ``https://h/v1``), longest first."""
+    prefixes = set()
+    for server in document.get("servers") or []:
+        url = str(server.get("url", "")) if isinstance(server, dict) else ""
+        for name, variable in (server.get("variables") or {}).items():
+            url = url.replace("{" + name + "}", str(variable.get("default", "")))
+        path = urlsplit(url).path.rstrip("/")
+        if path:
+            prefixes.add(path)
+    return tuple(sorted(prefixes, key=len, reverse=True))
