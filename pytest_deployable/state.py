@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from .markers import CheckSpec
 from .recorder import Recorder
 from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["STATE", "DeployState"]
+__all__ = ["SPEC", "STATE", "STATUS", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -57,3 +58,14 @@ class DeployState:
 
 
 STATE = pytest.StashKey[DeployState]()
+#: How an item counts as a check (None: not a check), set at collection.
+SPEC = pytest.StashKey[CheckSpec | None]()
+#: "refused" or "notApplicable" for a check that must not run here, else None.
+STATUS = pytest.StashKey[str | None]()
+#: How many times a ``within=`` check's body ran.
+TRIES = pytest.StashKey[int]()
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker (the controller writes the files)."""
+    return hasattr(config, "workerinput")
