@@ -60,11 +60,14 @@ class Server:
         """Answer ``path`` with ``status`` and ``body`` (JSON unless bytes)."""
         self.routes[path] = (status, body)
 
-    def changes(self, path: str, after: float, before: tuple[int, Any],
-                then: tuple[int, Any]) -> None:
-        """Answer ``path`` with ``before`` until ``after`` seconds from now, then ``then``."""
-        switch_at = time.monotonic() + after
-        self.routes[path] = lambda: before if time.monotonic() < switch_at else then
+    def recovers_after(self, path: str, failures: int, before: tuple[int, Any],
+                       then: tuple[int, Any]) -> None:
+        """Answer ``path`` with ``before`` for the first ``failures`` requests, then ``then``.
+
+        Counting requests, not seconds, keeps a test exact on a loaded machine.
+        """
+        calls = iter(range(10**9))
+        self.routes[path] = lambda: before if next(calls) < failures else then
 
     def flaps(self, path: str, pattern: list[tuple[int, Any]]) -> None:
         """Answer ``path`` with each answer of ``pattern`` in turn, round and round."""

@@ -28,7 +28,7 @@ def checks_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_eventually_waits_for_a_service_that_becomes_healthy(
     pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
 ) -> None:
-    server.changes("/health", 1.0, DOWN, UP)
+    server.recovers_after("/health", 4, BROKEN, UP)
     pytester.makepyfile("""
         import pytest
 
@@ -50,8 +50,8 @@ def test_eventually_waits_for_a_service_that_becomes_healthy(
     assert check["attempts"] == 1  # the check ran once; the wait inside it retried
     wait = check["waits"][0]
     assert wait["what"] == "healthy"
-    assert wait["attempts"] > 1
-    assert wait["waitedMs"] >= 900
+    assert wait["attempts"] == 5  # four failures, then the pass
+    assert wait["waitedMs"] >= 4 * 200
     assert verdict_of()["predicate"]["deployability"]["verdict"] == "DEPLOYABLE"
     result.stdout.fnmatch_lines(["waited for convergence", "*test_converges: passed*"])
 
@@ -85,24 +85,27 @@ def test_eventually_gives_up_at_its_deadline_naming_attempts_and_time(
 def test_within_retries_the_whole_check_and_a_late_pass_is_not_a_flake(
     pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
 ) -> None:
-    server.changes("/health", 1.0, DOWN, UP)
+    server.recovers_after("/health", 3, BROKEN, UP)
     pytester.makepyfile("""
         import pytest
 
-        @pytest.fixture(scope="module")
-        def setups():
-            return []
+        SETUPS = []
+
+        @pytest.fixture
+        def connection():
+            SETUPS.append(1)
+            return object()
 
         @pytest.mark.post_deploy(within="20s", every="0.2s")
-        def test_health(http, setups):
-            setups.append(1)  # the module fixture is kept across tries, not set up again
+        def test_health(http, connection):
+            assert len(SETUPS) == 1, "the body is retried; its fixtures are kept"
             assert http.get("/health").status_code == 200
     """)
     result = pytester.runpytest(f"--deploy-target={server.url}")
     assert result.ret == 0
     check = checks_of(verdict_of())["test_health"]
     assert check["outcome"] == "passed"
-    assert check["attempts"] > 1
+    assert check["attempts"] == 4
     assert check["reruns"] == 0
     data = verdict_of()["predicate"]
     assert data["deployability"]["verdict"] == "DEPLOYABLE"  # a pass that waited, not a flake
@@ -155,8 +158,8 @@ def version_targets(pytester: pytest.Pytester, server: Server, field: str = "") 
 def test_the_version_check_waits_for_a_rollout_to_finish(
     pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
 ) -> None:
-    server.changes("/version", 1.0, (200, {"build": {"version": "1.4.1"}}),
-                   (200, {"build": {"version": "1.4.2"}}))
+    server.recovers_after("/version", 2, (200, {"build": {"version": "1.4.1"}}),
+                          (200, {"build": {"version": "1.4.2"}}))
     version_targets(pytester, server, 'version_field = "build.version"\n')
     pytester.makepyfile("import pytest\n@pytest.mark.smoke\ndef test_ok(): pass\n")
     result = pytester.runpytest("--deploy-target=local", "--deploy-version=1.4.2",
@@ -167,7 +170,7 @@ def test_the_version_check_waits_for_a_rollout_to_finish(
     assert checks[0]["category"] == "smoke"
     assert checks[0]["blocking"] is True
     assert checks[0]["outcome"] == "passed"
-    assert checks[0]["waits"][0]["attempts"] > 1
+    assert checks[0]["waits"][0]["attempts"] == 3
 
 
 def test_a_version_mismatch_names_both_versions(
