@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,15 +16,34 @@ from urllib3.util.retry import Retry
 from .redact import Redactor
 from .targets import Target
 
-__all__ = ["UNSAFE_METHODS", "RefusedRequest", "TargetSession"]
+__all__ = ["UNSAFE_METHODS", "RefusedRequest", "ResponseTooLarge", "TargetSession"]
 
 #: Methods that change state; a protected target refuses them by default.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
+_CHUNK = 64 * 1024
+
+
+class ResponseTooLarge(requests.RequestException):
+    """An answer larger than the target's ``max_response_bytes``: not read into memory."""
+
+
 class RefusedRequest(Exception):
     """A state-changing request to a protected target that the check was not allowed to make."""
+
+
+def _cut_connection(response: requests.Response, cut: threading.Event) -> None:
+    """Shut the socket of a response whose body is too slow, waking the blocked read."""
+    cut.set()
+    connection = getattr(response.raw, "_connection", None) or getattr(
+        response.raw, "connection", None
+    )
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class TargetSession(requests.Session):
@@ -84,8 +106,10 @@ class TargetSession(requests.Session):
             )
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.target.timeout
+        streamed = bool(kwargs.get("stream"))
+        kwargs["stream"] = True
         try:
-            return super().request(verb, full, *args, **kwargs)
+            response = super().request(verb, full, *args, **kwargs)
         except requests.Timeout as exc:
             raise type(exc)(
                 self._redact(
@@ -99,6 +123,59 @@ class TargetSession(requests.Session):
                 self._redact(f"{verb} {full}: cannot reach target {self.target.name!r}: {exc}"),
                 request=exc.request,
             ) from None
+        if not streamed:
+            self._read_body(response, f"{verb} {full}")
+        return response
+
+    def _read_body(self, response: requests.Response, what: str) -> None:
+        """Read the whole body, bounded in size and in time, as requests would have.
+
+        requests' own timeout applies to each read, so a server that sends one
+        byte a second never times out and one that sends 200 MB fills memory;
+        here the body must arrive within the target's ``timeout`` and hold at
+        most ``max_response_bytes``.
+        """
+        limit = self.target.max_response_bytes
+        too_slow = requests.Timeout(self._redact(
+            f"{what}: the answer from target {self.target.name!r} did not finish arriving "
+            f"within {self.target.timeout}s"
+        ))
+        # A read blocks until its chunk is full, so a trickle of bytes would never
+        # reach a deadline checked between chunks: a timer cuts the connection.
+        cut = threading.Event()
+        timer = threading.Timer(self.target.timeout, _cut_connection, (response, cut))
+        timer.daemon = True
+        timer.start()
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(self._redact(
+                        f"{what}: the answer from target {self.target.name!r} is larger than "
+                        f"{limit} bytes (the target's max_response_bytes)"
+                    ))
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            response.close()
+            if cut.is_set():
+                raise too_slow from None
+            if isinstance(exc, ResponseTooLarge):
+                raise
+            raise requests.ConnectionError(self._redact(
+                f"{what}: the answer from target {self.target.name!r} broke off: {exc}"
+            )) from None
+        except BaseException:
+            response.close()
+            raise
+        finally:
+            timer.cancel()
+        if cut.is_set():
+            raise too_slow
+        # What requests itself does when stream=False: the body is the content.
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest,
                      response: requests.Response) -> None:

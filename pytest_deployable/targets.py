@@ -48,6 +48,8 @@ __all__ = [
 TARGETS_FILE_NAME = "deploy-targets.toml"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
+#: The largest answer the http session reads into memory, by default (64 MiB).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -61,6 +63,7 @@ _KEYS: dict[str, str] = {
     "variables": "a table of strings, numbers or booleans",
     "timeout": "a positive number of seconds",
     "retries": "a whole number from 0 to 10",
+    "max_response_bytes": "a whole number of bytes, at least 1024",
     "protected": "true or false",
     "public_env": "a list of environment variable names whose values are not secrets",
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
@@ -119,6 +122,9 @@ class Target:
     contract: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """The ``[targets.NAME.contract]`` table: ``generate``, ``served``, ``blocking``."""
 
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """The largest answer the ``http`` session reads into memory."""
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
         return {
@@ -130,6 +136,7 @@ class Target:
             "variables": dict(self.variables),
             "timeout": self.timeout,
             "retries": self.retries,
+            "max_response_bytes": self.max_response_bytes,
             "version": self.version,
             "source": self.source,
             "source_sha256": self.source_sha256,
@@ -153,6 +160,7 @@ class Target:
             variables=MappingProxyType(dict(data["variables"])),
             timeout=float(data["timeout"]),
             retries=int(data["retries"]),
+            max_response_bytes=int(data.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)),
             version=data["version"],
             source=data["source"],
             source_sha256=data["source_sha256"],
@@ -351,6 +359,8 @@ def _value_fits(key: str, value: Any) -> bool:
         )
     if key == "timeout":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if key == "max_response_bytes":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1024
     if key == "retries":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
@@ -472,6 +482,7 @@ def resolve_target(
         variables=MappingProxyType(variables),
         timeout=float(table.get("timeout", DEFAULT_TIMEOUT)),
         retries=table.get("retries", DEFAULT_RETRIES),
+        max_response_bytes=table.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
         version=version,
         source=str(targets.path),
         source_sha256=targets.sha256,
