@@ -69,6 +69,7 @@ class TargetSession(requests.Session):
         self._allow_unsafe = allow_unsafe
         self._redact = Redactor(target.secrets)
         self.headers.update(target.headers)
+        self.verify = target.ca_bundle or target.verify
         retry = Retry(
             total=target.retries,
             connect=target.retries,
@@ -106,6 +107,9 @@ class TargetSession(requests.Session):
             )
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.target.timeout
+        if kwargs.get("verify") is None:
+            # Given per request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+            kwargs["verify"] = self.verify
         streamed = bool(kwargs.get("stream"))
         kwargs["stream"] = True
         try:

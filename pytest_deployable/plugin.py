@@ -137,6 +137,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append(f"deploy hosts: {shown}")
     if target.version:
         lines.append(f"deploy version: {target.version}")
+    if not target.verify:
+        lines.append("!!! TLS CERTIFICATE VERIFICATION IS OFF for this target (verify = false) !!!")
     if target.protected:
         allowed = config.stash[STATE].allow_destructive
         lines.append(

@@ -27,7 +27,7 @@ from .recorder import META_ATTRIBUTE, check_meta
 from .redact import RedactingStream, Redactor
 from .soak import run_soak
 from .state import SPEC, STATUS, TRIES, DeployState, is_worker
-from .verdict import Decision, RunFacts, Verdict, decide
+from .verdict import Amendment, Decision, RunFacts, Verdict, decide
 from .waiting import poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
@@ -280,6 +280,13 @@ class DeployRun:
             soak=state.soak,
         )
         verdict = decide(state.recorder.results(state.expected), facts)
+        if state.target is not None and not state.target.verify:
+            # Evidence gathered without checking who answered is weaker evidence.
+            verdict = verdict.amended(Amendment(
+                f"TLS certificate verification was off for target {state.target.name!r} "
+                "(verify = false)",
+                Decision.DEPLOYABLE_WITH_WARNINGS,
+            ))
         for amendment in self.config.hook.pytest_deployable_verdict(
             config=self.config, verdict=verdict
         ):

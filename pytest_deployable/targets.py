@@ -64,6 +64,8 @@ _KEYS: dict[str, str] = {
     "timeout": "a positive number of seconds",
     "retries": "a whole number from 0 to 10",
     "max_response_bytes": "a whole number of bytes, at least 1024",
+    "ca_bundle": "a string: a PEM file of CA certificates, relative to this file",
+    "verify": "true or false (false only on unprotected targets)",
     "protected": "true or false",
     "public_env": "a list of environment variable names whose values are not secrets",
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
@@ -125,6 +127,11 @@ class Target:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """The largest answer the ``http`` session reads into memory."""
 
+    ca_bundle: str | None = None
+    """A PEM file of CA certificates that TLS connections to the target trust."""
+    verify: bool = True
+    """Whether TLS certificates are verified; false only on an unprotected target."""
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
         return {
@@ -137,6 +144,8 @@ class Target:
             "timeout": self.timeout,
             "retries": self.retries,
             "max_response_bytes": self.max_response_bytes,
+            "ca_bundle": self.ca_bundle,
+            "verify": self.verify,
             "version": self.version,
             "source": self.source,
             "source_sha256": self.source_sha256,
@@ -161,6 +170,8 @@ class Target:
             timeout=float(data["timeout"]),
             retries=int(data["retries"]),
             max_response_bytes=int(data.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)),
+            ca_bundle=data.get("ca_bundle"),
+            verify=bool(data.get("verify", True)),
             version=data["version"],
             source=data["source"],
             source_sha256=data["source_sha256"],
@@ -359,6 +370,10 @@ def _value_fits(key: str, value: Any) -> bool:
         )
     if key == "timeout":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if key == "ca_bundle":
+        return isinstance(value, str) and bool(value)
+    if key == "verify":
+        return isinstance(value, bool)
     if key == "max_response_bytes":
         return isinstance(value, int) and not isinstance(value, bool) and value >= 1024
     if key == "retries":
@@ -382,6 +397,25 @@ def _value_fits(key: str, value: Any) -> bool:
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
         )
     return False  # pragma: no cover - every key in _KEYS is handled above
+
+
+def _ca_bundle(path: Path, where: str, table: Mapping[str, Any]) -> str | None:
+    if "ca_bundle" not in table:
+        return None
+    bundle = (path.parent / table["ca_bundle"]).resolve()
+    if not bundle.is_file():
+        raise TargetError(f"{where}.ca_bundle: {bundle} is not a file")
+    return str(bundle)
+
+
+def _verify(where: str, table: Mapping[str, Any], protected: bool) -> bool:
+    verify = bool(table.get("verify", True))
+    if not verify and protected:
+        raise TargetError(
+            f"{where}.verify = false is not allowed on a protected target; give ca_bundle "
+            "with the CA that signed its certificate instead"
+        )
+    return verify
 
 
 def _protected_by_name(name: str) -> bool:
@@ -444,6 +478,7 @@ def resolve_target(
     table = targets.tables[name]
     prefix = "tool.deployable." if targets.path.name == "pyproject.toml" else ""
     where = f"{targets.path}: {prefix}targets.{name}"
+    protected = table.get("protected", _protected_by_name(name))
     interpolate = _Interpolator(
         os.environ if environ is None else environ,
         where,
@@ -476,13 +511,15 @@ def resolve_target(
     return Target(
         name=name,
         base_url=base_url,
-        protected=table.get("protected", _protected_by_name(name)),
+        protected=protected,
         hosts=hosts,
         headers=MappingProxyType(headers),
         variables=MappingProxyType(variables),
         timeout=float(table.get("timeout", DEFAULT_TIMEOUT)),
         retries=table.get("retries", DEFAULT_RETRIES),
         max_response_bytes=table.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+        ca_bundle=_ca_bundle(targets.path, where, table),
+        verify=_verify(where, table, protected),
         version=version,
         source=str(targets.path),
         source_sha256=targets.sha256,
