@@ -19,7 +19,7 @@ def test_two_runs_writing_one_verdict_path_leave_one_whole_file(
     )
     command = [sys.executable, "-m", "pytest", f"--deploy-target={server.url}", "-q",
                "-p", "no:cacheprovider", "--deploy-verdict=shared/verdict.json"]
-    runs = [subprocess.Popen(command + [f"--deploy-version=run{i}"], cwd=pytester.path,
+    runs = [subprocess.Popen([*command, f"--deploy-version=run{i}"], cwd=pytester.path,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for i in range(2)]
     assert [run.wait(timeout=120) for run in runs] == [0, 0]

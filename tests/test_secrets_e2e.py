@@ -1,4 +1,4 @@
-"""Secrets, end to end: planted in every place a target holds one, searched for in every artifact."""
+"""Secrets, end to end: planted wherever a target holds one, searched for in every artifact."""
 
 from __future__ import annotations
 
