@@ -215,3 +215,30 @@ def test_a_redirect_to_another_host_carries_no_target_secret(
     headers = {k.lower() for k in landed[0].headers}
     assert "x-api-key" not in headers
     assert "authorization" not in headers
+
+
+def test_a_name_that_does_not_resolve(pytester: pytest.Pytester) -> None:
+    # Mocked, because it cannot run here: the tests send nothing beyond loopback, not even a
+    # query to the machine's resolver. The run's own getaddrinfo fails for this one name the
+    # way a resolver's "no such name" does; everything above it (requests, urllib3, the
+    # plugin) is real.
+    pytester.makeconftest("""
+        import socket
+
+        _real = socket.getaddrinfo
+
+        def getaddrinfo(host, *args, **kwargs):
+            if host == "shop.does-not-exist.invalid":
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return _real(host, *args, **kwargs)
+
+        socket.getaddrinfo = getaddrinfo
+
+        def pytest_unconfigure(config):
+            socket.getaddrinfo = _real  # in-process runs share the test's socket module
+    """)
+    code, ext = run_against(pytester, "http://shop.does-not-exist.invalid", "retries = 0\n")
+    assert code == 1
+    message = ext["checks"][0]["message"]
+    assert "cannot reach target 't'" in message
+    assert "Name or service not known" in message

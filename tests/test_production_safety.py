@@ -1,4 +1,4 @@
-"""Production safety, end to end: the example suite against the real shop as a protected target."""
+"""Production safety, end to end: the example suite against the real shop, protected."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _service import EXAMPLES, running_shop
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

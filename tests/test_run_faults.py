@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import Server
+from conftest import IN_CI, Server
 
 
 def test_two_runs_writing_one_verdict_path_leave_one_whole_file(
@@ -74,3 +77,38 @@ def test_one_bad_file_among_many_is_inconclusive_and_named(
         "deployability"]
     assert ext["verdict"] == "INCONCLUSIVE"
     assert "1 collection error: checks may be missing" in ext["reasons"]
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs mounted for the test and filled up: writing there fails with ENOSPC."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if IN_CI:  # CI runs as root, where mounting works: not being able to is a failure
+            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        (mount / "deploy-verdict.json").write_text('{"old": "verdict"}')
+        with contextlib.suppress(OSError), (mount / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_the_old_file_whole(
+    pytester: pytest.Pytester, server: Server, full_disk: Path
+) -> None:
+    pytester.makepyfile("import pytest\n@pytest.mark.smoke\ndef test_ok(): pass\n")
+    verdict = full_disk / "deploy-verdict.json"
+    result = pytester.runpytest(f"--deploy-target={server.url}", f"--deploy-verdict={verdict}")
+    assert result.ret == 6
+    assert "ERROR: cannot write" in result.stderr.str()
+    assert "No space left on device" in result.stderr.str()
+    assert verdict.read_text() == '{"old": "verdict"}'
+    assert sorted(p.name for p in full_disk.iterdir()) == ["deploy-verdict.json", "filler"]
