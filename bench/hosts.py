@@ -1,8 +1,11 @@
 """Benchmark: host checks on a fleet of 32 hosts x 5 checks, serial and with pytest-xdist.
 
-The fleet is one real OpenSSH server (``/usr/sbin/sshd``, started here in a
-temporary directory) listening on 32 loopback addresses, 127.0.0.1 to 127.0.0.32,
-so each address is a host of its own to testinfra: its own connection, its own id.
+The fleet is real OpenSSH (``/usr/sbin/sshd``, started here in a temporary
+directory) listening on 32 loopback addresses, 127.0.0.1 to 127.0.0.32, so each
+address is a host of its own to testinfra: its own connection, its own id. One
+sshd listens on at most 16 addresses, so 32 hosts are two sshd processes sharing
+a port, host key and authorized key. The hosts share the machine's CPU with the
+test processes, which limits what ``-n 4`` can gain on a small machine.
 
 Runs the same suite, in separate pytest processes, interleaved so that machine
 noise hits all modes alike:
@@ -83,7 +86,8 @@ def main() -> int:
     checks = options.hosts * CHECKS
     env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(f"host benchmark: {options.hosts} hosts x {CHECKS} checks = {checks} checks, "
-          f"{options.backend} backend, one sshd on 127.0.0.1-{options.hosts}, "
+          f"{options.backend} backend, sshd on 127.0.0.1-{options.hosts} "
+          f"({-(-options.hosts // 16)} servers of up to 16 addresses), "
           f"{options.rounds} rounds, Python {platform.python_version()}, {env_note}")
     addresses = [f"127.0.0.{n}" for n in range(1, options.hosts + 1)]
     with tempfile.TemporaryDirectory() as tmp, sshd(Path(tmp) / "sshd", addresses) as server:

@@ -18,7 +18,9 @@ import contextlib
 import fnmatch
 import hashlib
 import math
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -102,7 +104,8 @@ def select(hosts: Sequence[FleetHost], patterns: Sequence[str] | None) -> list[F
 class Fleet:
     """The target's hosts in this process: built once, probed once each, closed at the end."""
 
-    def __init__(self, config: pytest.Config, target: Target, redactor: Redactor) -> None:
+    def __init__(self, config: pytest.Config, target: Target, redactor: Redactor,
+                 control_dir: str | None = None) -> None:
         self.config = config
         self.target = target
         self.redactor = redactor
@@ -110,8 +113,11 @@ class Fleet:
         self._verdicts: dict[str, str | None] = {}
         """Host name to None (answered) or why it is unusable."""
         self._lock = threading.Lock()
-        self._control_dir: str | None = None
-        self._masters: list[Any] = []
+        self.control_dir = control_dir
+        """Where ssh control sockets live. The controller makes it and hands it to xdist
+        workers, so that all processes share one ssh connection per host; only the
+        process that made it (``owns_control_dir``) stops the masters at the end."""
+        self.owns_control_dir = control_dir is None
 
     @property
     def hosts(self) -> list[FleetHost]:
@@ -135,15 +141,9 @@ class Fleet:
                 defaults[flag] = True
         seconds = max(1, math.ceil(self.target.timeout))
         defaults["timeout"] = seconds
-        from testinfra.backend import parse_hostspec
-
-        connection = parse_hostspec(spec)[1].get("connection", defaults.get("connection"))
-        if connection in ("ssh", "safe-ssh"):
-            if self._control_dir is None:
-                # Short, so the socket path stays under the 108 bytes a socket may have.
-                self._control_dir = tempfile.mkdtemp(prefix="deployable-ssh-")
+        if _is_ssh(spec, self.config):
             digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
-            defaults["controlpath"] = f"{self._control_dir}/{digest}"
+            defaults["controlpath"] = f"{self.ssh_control_dir()}/{digest}"
             defaults["ssh_extra_args"] = (
                 f"-o ServerAliveInterval={seconds} -o ServerAliveCountMax=2"
             )
@@ -221,38 +221,67 @@ class Fleet:
         if not outcome:
             # The thread is left behind; nothing in this process uses the host again.
             return f"no answer within {self.target.timeout:g} s (the target's timeout)"
-        if backend.get_connection_type() in ("ssh", "safe-ssh"):
-            self._masters.append(backend)
         problem = outcome[0]
         return None if problem is None else self.redactor(" ".join(problem.split()))
 
+    def ssh_control_dir(self) -> str:
+        """The directory of the ssh control sockets, made on first use."""
+        if self.control_dir is None:
+            # Short, so that a socket's path stays under the 108 bytes a socket may have.
+            self.control_dir = tempfile.mkdtemp(prefix="deployable-ssh-")
+        return self.control_dir
+
     def close(self) -> None:
-        """Stop the ssh control masters this process started and remove their sockets."""
-        for backend in self._masters:
-            path = getattr(backend, "controlpath", None)
-            if not path:
-                continue
+        """Stop the ssh control masters of the run and remove their sockets (the owner only:
+        a worker that finishes early must not cut the connections the others still use)."""
+        if not self.owns_control_dir or self.control_dir is None:
+            return
+        with os.scandir(self.control_dir) as entries:
+            sockets = [entry.path for entry in entries
+                       if stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode)]
+        for path in sockets:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run(
-                    ["ssh", "-o", f"ControlPath={path}", "-O", "exit", backend.host.name],
+                    ["ssh", "-o", f"ControlPath={path}", "-O", "exit", "deployable-host"],
                     capture_output=True, timeout=5, check=False,
                 )
-        if self._control_dir is not None:
-            shutil.rmtree(self._control_dir, ignore_errors=True)
+        shutil.rmtree(self.control_dir, ignore_errors=True)
 
 
 _FLEET = pytest.StashKey[Fleet]()
+_WORKER_CONTROL_DIR = "deployable_ssh_control_dir"
+
+
+def _is_ssh(spec: str, config: pytest.Config) -> bool:
+    """Whether testinfra reaches ``spec`` with the ssh command (so a control master helps)."""
+    from testinfra.backend import parse_hostspec
+
+    default = getattr(config.option, "connection", None)
+    connection = parse_hostspec(spec)[1].get("connection", default)
+    return connection in ("ssh", "safe-ssh")
 
 
 def configure(config: pytest.Config, target: Target, redactor: Redactor) -> None:
     """Take over testinfra's ``host`` fixture for ``target``, unless ``--hosts`` was given."""
     if getattr(config.option, "hosts", None):
         return
-    fleet = Fleet(config, target, redactor)
+    workerinput = getattr(config, "workerinput", None)
+    shared = workerinput.get(_WORKER_CONTROL_DIR) if workerinput is not None else None
+    fleet = Fleet(config, target, redactor, control_dir=shared)
+    if workerinput is None and any(_is_ssh(spec, config) for spec in target.fleet):
+        fleet.ssh_control_dir()  # before the workers start, so they share it
     config.stash[_FLEET] = fleet
     config.add_cleanup(fleet.close)
     fleet.hosts  # noqa: B018 - a host spec testinfra cannot use is a usage error, now
     config.pluginmanager.register(sys.modules[__name__], "deployable-hosts")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the controller's ssh control directory to each xdist worker."""
+    control_dir = node.config.stash[_FLEET].control_dir
+    if control_dir is not None:
+        node.workerinput[_WORKER_CONTROL_DIR] = control_dir
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -475,3 +475,30 @@ def test_roles_in_the_targets_file(tmp_path: Path) -> None:
     path.write_text('[targets.prod]\nroles = { web = "ssh://web1" }\n')
     with pytest.raises(TargetError, match=r"targets\.prod\.roles must be a table of role names"):
         load_targets_file(path)
+
+
+def test_markdown_summary_has_a_hosts_table_and_ssh_masters_are_stopped(
+    pytester: pytest.Pytester, ssh_server: SshServer
+) -> None:
+    targets(pytester, [ssh_server.spec("ssh"), ssh_server.spec("ssh", port=1)], timeout=2)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.smoke
+        def test_machine(host):
+            with open("control.txt", "a") as handle:
+                handle.write(host.backend.controlpath + "\\n")
+            assert host.run("true").rc == 0
+    """)
+    result = pytester.runpytest_subprocess("--deploy-target=fleet", "--deploy-summary=sum.md",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == 1
+    markdown = (pytester.path / "sum.md").read_text()
+    port = ssh_server.port
+    assert "### Hosts\n\n1 of 2 hosts with failed checks.\n" in markdown
+    assert ("| ssh://127.0.0.1:1 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | "
+            "test\\_markdown\\_summary") in markdown
+    assert f"| ssh://127.0.0.1:{port} | 1 | 0 | 0 |" in markdown
+    # The control master of the live host was stopped and its directory removed.
+    control = Path((pytester.path / "control.txt").read_text().splitlines()[0])
+    assert not control.parent.exists()
