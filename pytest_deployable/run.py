@@ -213,9 +213,10 @@ class DeployRun:
         if isinstance(value, BudgetExhausted) or self.state.budget_exhausted:
             return  # recorded as the budget running out, not as an interrupt
         if type(value).__name__ == "Interrupted" and "keyboard" not in str(value).lower():
-            # pytest-xdist stopping on purpose: our own fail-fast, or -x/--maxfail
-            if self.state.stopped is None:
-                self.state.interrupted = f"the run stopped early: {value}"
+            # pytest or pytest-xdist stopping on purpose: collection errors (counted
+            # already), our own fail-fast, or -x/--maxfail.
+            if self.state.stopped is None and not self.state.collection_errors:
+                self.state.interrupted = f"pytest stopped it: {value}"
             return
         if isinstance(value, Terminated):
             self.state.interrupted = "received SIGTERM"

@@ -112,3 +112,15 @@ def test_a_full_disk_is_a_clear_error_and_leaves_the_old_file_whole(
     assert "No space left on device" in result.stderr.str()
     assert verdict.read_text() == '{"old": "verdict"}'
     assert sorted(p.name for p in full_disk.iterdir()) == ["deploy-verdict.json", "filler"]
+
+
+def test_a_collection_error_is_not_reported_as_an_interrupt(
+    pytester: pytest.Pytester, server: Server
+) -> None:
+    pytester.makepyfile(test_a="import pytest\n@pytest.mark.smoke\ndef test_ok(): pass\n",
+                        test_b="import not_a_module_anywhere\n")
+    assert pytester.runpytest(f"--deploy-target={server.url}").ret == 6
+    reasons = json.loads((pytester.path / "deploy-verdict.json").read_text())["predicate"][
+        "deployability"]["reasons"]
+    assert "1 collection error: checks may be missing" in reasons
+    assert not any("interrupted" in reason for reason in reasons), reasons
