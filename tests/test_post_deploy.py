@@ -291,8 +291,13 @@ def test_a_budget_caps_a_wait_so_it_ends_cleanly(
     assert ext["verdict"] in ("NOT_DEPLOYABLE", "INCONCLUSIVE")
 
 
-def test_ctrl_c_during_a_wait_stops_at_once_with_an_inconclusive_verdict(
-    pytester: pytest.Pytester, server: Server
+@pytest.mark.parametrize(
+    ("signum", "reason"),
+    [(signal.SIGINT, "KeyboardInterrupt (Ctrl-C)"), (signal.SIGTERM, "received SIGTERM")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_during_a_wait_stops_at_once_with_an_inconclusive_verdict(
+    pytester: pytest.Pytester, server: Server, signum: int, reason: str
 ) -> None:
     server.route("/health", *DOWN)
     pytester.makepyfile("""
@@ -309,13 +314,13 @@ def test_ctrl_c_during_a_wait_stops_at_once_with_an_inconclusive_verdict(
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as proc:
         assert wait_for(lambda: len(server.received) >= 3, timeout=30)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 6, output
     ext = json.loads((pytester.path / "deploy-verdict.json").read_text())["predicate"][
         "deployability"]
     assert ext["verdict"] == "INCONCLUSIVE"
-    assert "the run was interrupted: KeyboardInterrupt (Ctrl-C)" in ext["reasons"]
+    assert f"the run was interrupted: {reason}" in ext["reasons"]
 
 
 SOAK = """
