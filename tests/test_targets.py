@@ -103,6 +103,7 @@ def test_an_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
         ('[targets.a]\nhosts = "local://"\n', "hosts must be a list of strings"),
         ('[targets.a]\nvariables = { x = [1] }\n', "variables must be a table"),
         ("[targets.a]\nprotected = true\n", "needs base_url, hosts, or both"),
+        ("[targets.a]\nhosts = []\n", "needs base_url, hosts, or both"),
         ('targets = 3\n', "targets must be a table"),
         ('[target.a]\nbase_url = "http://x"\n', "unknown key 'target'"),
         ('[targets.a]\nbase_url = "http://x"\nheaders = { A = "b"\n', "invalid TOML"),

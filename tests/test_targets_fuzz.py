@@ -46,5 +46,5 @@ def test_any_targets_file_is_a_target_or_one_clear_error(
         assert message
         return
     assert isinstance(target, Target)
-    assert target.base_url or target.hosts
+    assert target.base_url or target.fleet
     assert Target.from_dict(target.to_dict()) == target

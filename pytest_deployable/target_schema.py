@@ -1,0 +1,127 @@
+"""The shape of a target table: the keys it may hold and what each value must be.
+
+Checked for every target in a file, not just the selected one, because a typo
+such as ``protect = true`` must never silently leave production unprotected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "TargetError", "check_table"]
+
+#: A target (or role) name: letters, digits, ``_``, ``-`` and ``.``.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class TargetError(Exception):
+    """A user's mistake in the targets configuration; its message is one line for the user."""
+
+
+#: Every key a target table may hold, with the type its value must have, as
+#: the words a usage error shows.
+KEYS: dict[str, str] = {
+    "base_url": "a string (http or https URL)",
+    "hosts": "a list of strings (testinfra host specs)",
+    "headers": "a table of strings",
+    "variables": "a table of strings, numbers or booleans",
+    "timeout": "a positive number of seconds",
+    "retries": "a whole number from 0 to 10",
+    "max_response_bytes": "a whole number of bytes, at least 1024",
+    "ca_bundle": "a string: a PEM file of CA certificates, relative to this file",
+    "verify": "true or false (false only on unprotected targets)",
+    "protected": "true or false",
+    "public_env": "a list of environment variable names whose values are not secrets",
+    "version_url": "a string: a URL, or a path on base_url, that reports the running version",
+    "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
+    "roles": "a table of role names, each a list of strings (testinfra host specs)",
+    "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
+    "or a path on the target such as /openapi.json)",
+    "contract": "a table with generate (true/false), served (a string like openapi), "
+    "pacts (a list of Pact files or folders) and blocking (true/false)",
+}
+
+#: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
+CONTRACT_KEYS: dict[str, type] = {
+    "generate": bool, "served": str, "blocking": bool, "pacts": list,
+}
+
+
+def check_table(where: str, table: Mapping[str, Any]) -> None:
+    """Check one ``[targets.NAME]`` table's keys and value types; TargetError naming the key."""
+    for key, value in table.items():
+        if key not in KEYS:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(KEYS))}"
+            )
+        if key == "contract" and isinstance(value, dict):
+            _check_contract_table(f"{where}.contract", value)
+        elif not _value_fits(key, value):
+            raise TargetError(f"{where}.{key} must be {KEYS[key]}, not {value!r}")
+    if not (table.get("base_url") or table.get("hosts") or table.get("roles")):
+        raise TargetError(f"{where} needs base_url, hosts, or both")
+    contract = table.get("contract", {})
+    if ("generate" in contract or "served" in contract) and "openapi" not in table:
+        raise TargetError(f"{where}.contract needs openapi, the contract to check against")
+
+
+def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
+    for key, value in table.items():
+        kind = CONTRACT_KEYS.get(key)
+        if kind is None:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(CONTRACT_KEYS))}"
+            )
+        if isinstance(value, list):
+            fits = kind is list and all(isinstance(v, str) and v for v in value)
+        else:
+            fits = isinstance(value, kind)
+        if not fits:
+            shown = {bool: "true or false", str: "a string"}.get(
+                kind, "a list of strings (Pact files, or folders of them)"
+            )
+            raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")
+
+
+def _value_fits(key: str, value: Any) -> bool:
+    if key == "base_url":
+        return isinstance(value, str)
+    if key == "hosts":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if key == "headers":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if key == "variables":
+        return isinstance(value, dict) and all(
+            isinstance(v, (str, int, float, bool)) for v in value.values()
+        )
+    if key == "timeout":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if key == "ca_bundle":
+        return isinstance(value, str) and bool(value)
+    if key == "verify":
+        return isinstance(value, bool)
+    if key == "max_response_bytes":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1024
+    if key == "retries":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
+    if key == "protected":
+        return isinstance(value, bool)
+    if key in ("version_url", "version_field"):
+        return isinstance(value, str) and bool(value)
+    if key == "roles":
+        return isinstance(value, dict) and all(
+            NAME_RE.match(role) and isinstance(specs, list)
+            and all(isinstance(v, str) for v in specs)
+            for role, specs in value.items()
+        )
+    if key == "openapi":
+        return isinstance(value, str) and bool(value)
+    if key == "contract":
+        return isinstance(value, dict)
+    if key == "public_env":
+        return isinstance(value, list) and all(
+            isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
+        )
+    return False  # pragma: no cover - every key in KEYS is handled above
