@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from _verdicts import check, statement
 
-from pytest_deployable.attestation import RunInfo, to_statement
 from pytest_deployable.junit import junit_xml
 from pytest_deployable.summary import render_markdown, render_text
 from pytest_deployable.targets import Target
-from pytest_deployable.verdict import CheckResult, Decision, Outcome, RunFacts, decide
-
-START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-PRODUCTION = Target("production", "https://shop.example", protected=True)
-
-
-def check(
-    name: str,
-    outcome: Outcome,
-    *,
-    category: str = "smoke",
-    blocking: bool = True,
-    attempts: int = 1,
-    message: str | None = None,
-    duration_ms: int = 50,
-) -> CheckResult:
-    return CheckResult(
-        id=f"tests/deploy/test_{category}.py::{name}",
-        category=category,
-        blocking=blocking,
-        outcome=outcome,
-        attempts=attempts,
-        reruns=attempts - 1,  # these tests model extra attempts as reruns (flakes)
-        duration_ms=duration_ms,
-        message=message,
-    )
-
-
-def statement(
-    checks: list[CheckResult],
-    facts: RunFacts | None = None,
-    *,
-    target: Target = PRODUCTION,
-    version: str | None = "1.4.2",
-) -> dict[str, Any]:
-    info = RunInfo("shop-api", target, START, START + timedelta(seconds=41), version, None)
-    return to_statement(decide(checks, facts), info)
+from pytest_deployable.verdict import CheckResult, Decision, Outcome, RunFacts
 
 
 def parse(checks: list[CheckResult], facts: RunFacts | None = None, **kw: Any) -> ET.Element:

@@ -3,57 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
+from _verdicts import COMMIT, STAGING, check, statement
 
-from pytest_deployable.attestation import RunInfo, to_statement
 from pytest_deployable.summary import category_counts, render_markdown, render_text
 from pytest_deployable.targets import Target
-from pytest_deployable.verdict import CheckResult, Decision, Outcome, RunFacts, decide
-
-START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-PRODUCTION = Target("production", "https://shop.example", protected=True)
-STAGING = Target("staging", "https://staging.shop.example")
-
-
-def check(
-    name: str,
-    outcome: Outcome,
-    *,
-    category: str = "smoke",
-    blocking: bool = True,
-    attempts: int = 1,
-    message: str | None = None,
-    duration_ms: int = 50,
-) -> CheckResult:
-    return CheckResult(
-        id=f"tests/deploy/test_{category}.py::{name}",
-        category=category,
-        blocking=blocking,
-        outcome=outcome,
-        attempts=attempts,
-        reruns=attempts - 1,  # these tests model extra attempts as reruns (flakes)
-        duration_ms=duration_ms,
-        message=message,
-    )
-
-
-def statement(
-    checks: list[CheckResult],
-    facts: RunFacts | None = None,
-    *,
-    target: Target = PRODUCTION,
-    version: str | None = "1.4.2",
-    commit: str | None = COMMIT,
-    seconds: int = 41,
-) -> dict[str, Any]:
-    verdict = decide(checks, facts)
-    info = RunInfo("shop-api", target, START, START + timedelta(seconds=seconds), version, commit)
-    return to_statement(verdict, info)
-
+from pytest_deployable.verdict import CheckResult, Decision, Outcome, RunFacts
 
 # Every outcome, in every category, with a blocking failure: NOT_DEPLOYABLE.
 EVERY_OUTCOME = [
