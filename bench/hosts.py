@@ -25,11 +25,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import run_once
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _sshd import SSHD, sshd
@@ -61,17 +61,6 @@ INI = """
 markers =
     smoke: declared so the plain run does not warn
 """
-
-
-def run_once(workdir: Path, args: list[str]) -> float:
-    """Wall time of one pytest process on the suite, in seconds."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark run failed ({' '.join(args)}):\n{done.stdout[-3000:]}")
-    return elapsed
 
 
 def main() -> int:

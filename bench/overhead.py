@@ -18,11 +18,10 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import run_once
 
 SUITE = """
 import pytest
@@ -43,17 +42,6 @@ MODES = {
     "plain": ["-p", "no:deployable"],
     "gate": ["--deploy-target=http://127.0.0.1:9", "--deploy-verdict=verdict.json"],
 }
-
-
-def run_once(workdir: Path, args: list[str]) -> float:
-    """Wall time of one pytest process on the suite, in seconds."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark run failed ({' '.join(args)}):\n{done.stdout[-2000:]}")
-    return elapsed
 
 
 def main() -> int:

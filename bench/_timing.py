@@ -1,0 +1,19 @@
+"""What the benchmarks share: timing one pytest process on a generated suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run_once(workdir: Path, args: list[str]) -> float:
+    """Wall time of one pytest process on the suite in ``workdir``, in seconds."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark run failed ({' '.join(args)}):\n{done.stdout[-3000:]}")
+    return elapsed
