@@ -41,8 +41,14 @@ def _handle(conn: socket.socket, behave: Callable[[socket.socket, Faulty], None]
             state: Faulty) -> None:
     with conn:
         try:
-            conn.recv(65536)  # the request
+            request = b""
+            while b"\r\n\r\n" not in request:  # read the whole request, so closing
+                chunk = conn.recv(65536)         # later does not reset the connection
+                if not chunk:
+                    return
+                request += chunk
             behave(conn, state)
+            conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass  # the client gave up: that is the point of most rows
 
@@ -91,6 +97,7 @@ def reset_midway(conn: socket.socket, state: Faulty) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                  b"Content-Length: 100\r\n\r\n{\"status\": ")
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()  # with a zero linger: an RST, not a FIN
 
 
 def silent(conn: socket.socket, state: Faulty) -> None:
@@ -100,12 +107,13 @@ def silent(conn: socket.socket, state: Faulty) -> None:
 
 def not_json(conn: socket.socket, state: Faulty) -> None:
     body = b"<html>upstream error</html>"
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
 def storm(conn: socket.socket, state: Faulty) -> None:
-    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                 b"Connection: close\r\n\r\n")
 
 
 CHECK = """
