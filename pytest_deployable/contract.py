@@ -21,6 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
+from .openapi_document import (
+    INSTALL_HINT,
+    ContractError,
+    MissingExtra,
+    escape_pointer,
+    parse_document,
+    read_location,
+    require_extra,
+)
+
 if TYPE_CHECKING:
     import requests
 
@@ -37,144 +47,14 @@ __all__ = [
     "require_extra",
 ]
 
-INSTALL_HINT = "pip install 'pytest-deployable[contract]'"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: At most this many problems are listed for one response; the rest are counted.
 MAX_PROBLEMS = 10
 _SHOWN_VALUE = 80
 
 
-class ContractError(Exception):
-    """A contract that cannot be used: unreadable, not parsable, or not OpenAPI 3.0/3.1.
-
-    Its message is one line naming the file or URL and the problem.
-    """
-
-
-class MissingExtra(ContractError):
-    """The ``contract`` extra is not installed."""
-
-
 class ContractViolation(AssertionError):
     """A response that does not honour the contract; the message lists every problem."""
-
-
-def require_extra() -> None:
-    """Raise :class:`MissingExtra` unless the ``contract`` extra's libraries import."""
-    try:
-        import jsonschema  # noqa: F401
-        import openapi_schema_validator  # noqa: F401
-        import openapi_spec_validator  # noqa: F401
-        import yaml  # noqa: F401
-    except ImportError as exc:
-        raise MissingExtra(
-            f"contract checks need {exc.name}, which is not installed: {INSTALL_HINT}"
-        ) from None
-
-
-def escape_pointer(token: str) -> str:
-    """One JSON-pointer token: ``~`` and ``/`` escaped (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def parse_document(text: str, source: str) -> dict[str, Any]:
-    """Parse OpenAPI text (JSON or YAML) and check it is a valid OpenAPI 3.0/3.1 document."""
-    require_extra()
-    import yaml
-    from openapi_spec_validator import (
-        OpenAPIV30SpecValidator,
-        OpenAPIV31SpecValidator,
-        validate,
-    )
-    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-
-    document: Any
-    if text.lstrip().startswith("{"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ContractError(
-                f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from None
-    else:
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ContractError(f"{source}: not valid YAML: {problem}{where}") from None
-    if not isinstance(document, dict):
-        raise ContractError(
-            f"{source}: not an OpenAPI document: the top level is "
-            f"{type(document).__name__}, not a mapping"
-        )
-    version = str(document.get("openapi", ""))
-    if "swagger" in document and not version:
-        raise ContractError(
-            f"{source}: Swagger {document['swagger']} is not supported; "
-            "convert it to OpenAPI 3.0 or 3.1"
-        )
-    if not re.match(r"^3\.[01]\.\d+", version):
-        shown = f"'openapi: {version}'" if version else "no 'openapi' field"
-        raise ContractError(
-            f"{source}: not an OpenAPI 3.0 or 3.1 document ({shown}); "
-            "expected 'openapi: 3.0.x' or 'openapi: 3.1.x'"
-        )
-    cls = OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
-    try:
-        validate(document, cls=cls)
-    except OpenAPIValidationError as exc:
-        raise ContractError(
-            f"{source}: invalid OpenAPI {version}: {exc.json_path}: {exc.message}"
-        ) from None
-    except Exception as exc:  # a broken $ref and the like, raised by the resolver
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        problem = problem.split(" within {")[0]  # the resolver appends the whole document
-        raise ContractError(f"{source}: invalid OpenAPI {version}: {problem[:300]}") from None
-    return document
-
-
-def read_location(
-    location: str,
-    *,
-    base_dir: Path | None = None,
-    get: Callable[[str], requests.Response] | None = None,
-) -> tuple[str, str]:
-    """The text of a contract and a name for messages.
-
-    ``location`` is an http(s) URL, a path on the target (``/openapi.json``,
-    fetched with ``get``, the target's session, when ``get`` is given), a
-    ``file:`` URL, or a file path relative to ``base_dir``.
-    """
-    remote = location.startswith(("http://", "https://"))
-    if remote or (get is not None and location.startswith("/")):
-        if get is None:
-            import requests
-
-            def get(url: str) -> requests.Response:
-                return requests.get(url, timeout=10)
-
-        try:
-            response = get(location)
-        except Exception as exc:  # requests' errors, or the session's refusal
-            raise ContractError(f"{location}: cannot fetch the contract: {exc}") from None
-        if response.status_code != 200:
-            raise ContractError(
-                f"{location}: cannot fetch the contract: HTTP {response.status_code}"
-            )
-        return response.text, location
-    path = Path(location.removeprefix("file://"))
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except FileNotFoundError:
-        raise ContractError(f"{path}: contract file not found") from None
-    except UnicodeDecodeError:
-        raise ContractError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ContractError(f"{path}: cannot read the contract: {exc.strerror}") from None
 
 
 def load_contract(
