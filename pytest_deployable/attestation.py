@@ -228,6 +228,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+#: Above this many checks the verdict file is compact JSON: indenting goes through
+#: the json module's pure-Python encoder, which costs more than the checks' own work
+#: in a large suite of fast checks (see bench/overhead.py).
+INDENT_UP_TO = 200
+
+
 def dump(statement: Mapping[str, Any]) -> str:
-    """The verdict file's text: indented JSON with a final newline."""
-    return json.dumps(statement, indent=2, ensure_ascii=False) + "\n"
+    """The verdict file's text: JSON with a final newline, indented for smaller runs."""
+    checks = statement.get("predicate", {}).get("deployability", {}).get("checks", [])
+    indent = 2 if len(checks) <= INDENT_UP_TO else None
+    return json.dumps(statement, indent=indent, ensure_ascii=False) + "\n"

@@ -38,6 +38,8 @@ class _Record:
     duration: float = 0.0
     message: str | None = None
     phases: set[str] = field(default_factory=set)
+    described: bool = False
+    """Whether a report's metadata has classified this check already."""
     waits: list[tuple[str, int, int]] = field(default_factory=list)
     host: str | None = None
 
@@ -82,9 +84,13 @@ class Recorder:
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase report (setup, call or teardown) of a check."""
-        record = self._records.setdefault(report.nodeid, _Record())
+        record = self._records.get(report.nodeid)
+        if record is None:
+            record = self._records[report.nodeid] = _Record()
         meta = check_meta(report)
-        if meta is not None:
+        if meta is not None and not record.described:
+            # The classification is the same in every phase: take it once.
+            record.described = True
             record.category = str(meta.get("category", record.category))
             record.blocking = bool(meta.get("blocking", record.blocking))
             record.status = meta.get("status") or record.status
@@ -100,10 +106,14 @@ class Recorder:
         if report.when == "setup":
             record.attempts += 1
         if report.when == "call" and meta is not None:
-            record.tries += max(int(meta.get("tries", 1)) - 1, 0)
-            record.waits.extend(
-                (str(what), int(attempts), int(ms)) for what, attempts, ms in meta.get("waits", [])
-            )
+            tries = meta.get("tries", 1)
+            if tries != 1:
+                record.tries += max(int(tries) - 1, 0)
+            waits = meta.get("waits")
+            if waits:
+                record.waits.extend(
+                    (str(what), int(attempts), int(ms)) for what, attempts, ms in waits
+                )
         if report.failed:
             outcome = Outcome.ERROR if report.when != "call" else Outcome.FAILED
             if record.outcome not in (Outcome.FAILED, Outcome.ERROR):

@@ -34,6 +34,8 @@ __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
+#: A check's report metadata that is the same in every phase.
+_META = pytest.StashKey[dict[str, Any]]()
 
 
 class Terminated(KeyboardInterrupt):
@@ -161,18 +163,23 @@ class DeployRun:
         spec = item.stash.get(SPEC, None)
         if spec is None:
             return report
-        meta: dict[str, Any] = {
-            "category": spec.category,
-            "blocking": spec.blocking,
-            "status": item.stash.get(STATUS, None),
-            "host": hosts.host_of(item),
-        }
+        # What does not change between phases is worked out once per check.
+        meta = item.stash.get(_META, None)
+        if meta is None:
+            meta = item.stash[_META] = {
+                "category": spec.category,
+                "blocking": spec.blocking,
+                "status": item.stash.get(STATUS, None),
+                "host": hosts.host_of(item),
+            }
         if report.when == "call":
-            meta["tries"] = item.stash.get(TRIES, 1)
-            meta["waits"] = [
-                [waited.what, waited.attempts, round(waited.elapsed * 1000)]
-                for waited in item.stash.get(WAITS, [])
-            ]
+            meta = {**meta, "tries": item.stash.get(TRIES, 1)}
+            waits = item.stash.get(WAITS, None)
+            if waits:
+                meta["waits"] = [
+                    [waited.what, waited.attempts, round(waited.elapsed * 1000)]
+                    for waited in waits
+                ]
         setattr(report, META_ATTRIBUTE, meta)
         redact = self.state.redactor
         if redact:
