@@ -20,6 +20,7 @@ from typing import TextIO
 
 from .gate import (
     EXIT_BAD_FILE,
+    EXIT_CODES_HELP,
     EXIT_USAGE,
     VerdictFileError,
     gate_file,
@@ -36,18 +37,6 @@ Exit 0 only when VERDICT_FILE is a well-formed verdict for the given target
 and version, not older than --max-age, and DEPLOYABLE (or
 DEPLOYABLE_WITH_WARNINGS without --strict). Otherwise exit non-zero with one
 line on stderr saying why."""
-
-_EXIT_CODES = """\
-exit codes:
-  0  deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
-  1  NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
-  2  usage error: bad command-line arguments
-  3  the file is missing, unreadable or not a trustworthy verdict (truncated,
-     not JSON, wrong shape, newer schema, inconsistent, finished in the future)
-  4  the verdict is for another target or another version
-  5  the verdict is older than --max-age (measured from its finishedOn)
-  6  INCONCLUSIVE"""
-
 
 _DIFF_EXIT_CODES = """\
 exit codes:
@@ -92,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 only if the verdict file lets the pipeline proceed",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_GATE_DESCRIPTION,
-        epilog=_EXIT_CODES,
+        epilog=EXIT_CODES_HELP,
     )
     gate.add_argument("file", metavar="VERDICT_FILE", type=Path, help="the verdict file to check")
     gate.add_argument("--target", metavar="NAME", help="the target the verdict must be for")

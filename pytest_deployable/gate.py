@@ -10,18 +10,9 @@ then applies the gate's rules, in this order, and the first that fails decides:
 3. it is not older than ``--max-age``, measured from ``finishedOn``;
 4. its verdict lets the pipeline proceed.
 
-Exit codes of ``deployable gate``:
-
-==  =====================================================================
-0   deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
-1   NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
-2   usage error: bad command-line arguments
-3   the file is missing, unreadable or not a trustworthy verdict (truncated,
-    not JSON, wrong shape, newer schema, inconsistent, finished in the future)
-4   the verdict is for another target or another version
-5   the verdict is older than --max-age
-6   INCONCLUSIVE
-==  =====================================================================
+The exit codes of ``deployable gate`` are the ``EXIT_*`` constants below;
+:data:`EXIT_CODES_HELP` says what each means, and ``deployable gate --help``
+prints it.
 """
 
 from __future__ import annotations
@@ -39,7 +30,8 @@ from .durations import format_duration, parse_duration
 from .verdict import CheckResult, Decision, Outcome, decide
 
 __all__ = [
-    "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE", "EXIT_MISMATCH",
+    "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_CODES_HELP", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE",
+    "EXIT_MISMATCH",
     "EXIT_NOT_DEPLOYABLE", "EXIT_STALE", "EXIT_USAGE", "GateResult", "VerdictFileError",
     "check_statement", "evaluate", "format_duration", "gate_file", "parse_duration",
     "parse_time", "read_verdict",
@@ -52,6 +44,18 @@ EXIT_BAD_FILE = 3
 EXIT_MISMATCH = 4
 EXIT_STALE = 5
 EXIT_INCONCLUSIVE = 6
+
+#: What each exit code of ``deployable gate`` means, as ``--help`` shows it.
+EXIT_CODES_HELP = """\
+exit codes:
+  0  deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
+  1  NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
+  2  usage error: bad command-line arguments
+  3  the file is missing, unreadable or not a trustworthy verdict (truncated,
+     not JSON, wrong shape, newer schema, inconsistent, finished in the future)
+  4  the verdict is for another target or another version
+  5  the verdict is older than --max-age (measured from its finishedOn)
+  6  INCONCLUSIVE"""
 
 #: How far in the future ``finishedOn`` may be (clock skew between machines)
 #: before the verdict is not trusted.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .durations import format_interval, parse_duration
 
@@ -75,16 +75,6 @@ class Display:
         self.tty = tty
         self.quiet_every = quiet_every
         self._last_line = 0.0
-
-    @classmethod
-    def to_stream(cls, stream: IO[str], *, tty: bool) -> Display:
-        """A display that writes to a text stream."""
-
-        def write(text: str) -> None:
-            stream.write(text)
-            stream.flush()
-
-        return cls(write, tty=tty)
 
     def _write(self, text: str, *, final: bool = False) -> None:
         if self.write is None:
