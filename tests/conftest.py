@@ -156,3 +156,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for this test session (one per xdist worker).
+
+    Without PostgreSQL installed the tests that use it skip, except in CI, where
+    ``.ci/run`` installs Debian's ``postgresql`` and its absence fails them.
+    """
+    from _postgres import bindir, postgres_cluster
+
+    if bindir() is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL (initdb) is missing in CI; .ci/run installs it",
+                        pytrace=False)
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with postgres_cluster() as cluster:
+        yield cluster

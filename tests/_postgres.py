@@ -1,0 +1,128 @@
+"""A throwaway PostgreSQL cluster on loopback, for the ledger and database-schema tests.
+
+``initdb`` and ``pg_ctl`` from Debian's ``postgresql`` package make a cluster in a
+temporary directory, listening on a free port on 127.0.0.1 and on a socket in that
+directory, never on the machine's own cluster. PostgreSQL refuses to run as root, so
+as root (CI) the cluster belongs to the ``postgres`` system user (or ``nobody``); as
+anyone else it belongs to them.
+
+Local socket connections are trusted (the tests' own administration through ``psql``);
+TCP connections need the password, so a wrong password is a real refusal.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from _sshd import free_port
+
+SUPERUSER = "deployable"
+
+
+def bindir() -> Path | None:
+    """Where ``initdb`` and ``pg_ctl`` live, or None when PostgreSQL is not installed."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    """A running cluster: where it listens, and how to reach and administer it."""
+
+    port: int
+    password: str
+    socket_dir: Path
+    bin: Path
+    user: str = SUPERUSER
+
+    def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
+        """A SQLAlchemy URL for ``database`` over TCP with the password."""
+        return f"{driver}://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` as the superuser over the trusted socket; the output, unaligned."""
+        result = subprocess.run(
+            [str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user,
+             "-d", database, "-c", sql],
+            capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database; its name (fresh by default, so tests never share one)."""
+        name = name or f"db_{secrets.token_hex(6)}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return name
+
+
+def _owner() -> tuple[str, int, int] | None:
+    """The unprivileged user the cluster runs as when we are root, else None (ourselves)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name, entry.pw_uid, entry.pw_gid
+    raise RuntimeError("running as root, and neither a 'postgres' nor a 'nobody' user exists")
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Start a throwaway cluster; stop it and remove its files when the context ends."""
+    found = bindir()
+    if found is None:
+        raise FileNotFoundError("initdb")
+    owner = _owner()
+    # mkdtemp is 0700 and ours: as root, hand it to the cluster's user, who must reach it.
+    directory = Path(tempfile.mkdtemp(prefix="deployable-pg-"))
+    data, socket_dir = directory / "data", directory
+    password = secrets.token_urlsafe(12)
+    pwfile = directory / "pwfile"
+    pwfile.write_text(password + "\n")
+    run_as: list[str] = []
+    if owner is not None:
+        name, uid, gid = owner
+        for path in (directory, pwfile):
+            os.chown(path, uid, gid)
+        run_as = ["runuser", "-u", name, "--"]
+    port = free_port()
+    log = directory / "postgres.log"
+
+    def call(*argv: str) -> None:
+        result = subprocess.run([*run_as, *argv], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()} {tail}")
+
+    try:
+        call(str(found / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
+             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+             "--locale=C", "--no-sync")
+        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                   f"-c unix_socket_directories={socket_dir} -c fsync=off "
+                   "-c full_page_writes=off -c synchronous_commit=off -c max_connections=100")
+        call(str(found / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+             "-w", "-t", "60", "start")
+        try:
+            yield PostgresCluster(port, password, socket_dir, found)
+        finally:
+            call(str(found / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
