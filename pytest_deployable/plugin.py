@@ -21,6 +21,7 @@ from . import hooks, hosts
 from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
+from .metrics import MetricsReports, _deployable_prometheus, metrics
 from .options import add_options
 from .redact import Redactor
 from .run import DeployRun, Terminated
@@ -37,7 +38,7 @@ from .targets import (
 )
 from .version import VERSION_CHECK_ID, VersionCheck
 
-__all__ = ["contract", "deploy_target", "eventually", "http"]
+__all__ = ["_deployable_prometheus", "contract", "deploy_target", "eventually", "http", "metrics"]
 
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
@@ -101,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
+    config.pluginmanager.register(MetricsReports(), "deployable-metrics")
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
