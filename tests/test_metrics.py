@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,9 @@ from typing import Any
 import pytest
 from _prometheus import PROMETHEUS, Prometheus, free_port, prometheus
 from conftest import IN_CI, require
+
+from pytest_deployable.prometheus import PrometheusClient, PrometheusUnavailable, QueryFailed
+from pytest_deployable.targets import Target
 
 VerdictOf = Callable[..., dict[str, Any]]
 
@@ -85,7 +89,8 @@ def test_error_rate(metrics):
     assert evaluation["value"] == 0.005
     assert evaluation["condition"] == "< 0.01"
     assert evaluation["passed"] is True
-    assert evaluation["time"].endswith("Z") and evaluation["time"][:4].isdigit()
+    assert evaluation["time"].endswith("Z")
+    assert evaluation["time"][:4].isdigit()
 
 
 def test_an_slo_that_is_broken_fails_with_the_query_and_value(
@@ -111,23 +116,33 @@ def test_error_rate(metrics):
     assert "inconclusive" not in check
 
 
-@pytest.mark.parametrize(("value", "comparison", "passes"), [
+#: (value, comparison, whether it holds), one check each in one run.
+OPERATOR_CASES = [
     (99.7, ">= 99.5", True), (99.4, ">= 99.5", False), (0.0, "== 0", True),
     (1.0, "== 0", False), (3.0, "!= 0", True), (5.0, "<= 5", True), (5.5, "> 5.5", False),
-])
+    (5.5, "< 5.5", False), (-1.0, "< -0.5", True), (0.002, "<= 2e-3", True),
+]
+
+
 def test_every_comparison_operator(
-    pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf,
-    value: float, comparison: str, passes: bool,
+    pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf
 ) -> None:
-    selector = prom.show(f"op{value}{comparison}", value)
-    write_target(pytester, prom.url)
-    suite(pytester, f"""
+    body = ""
+    for index, (value, comparison, _) in enumerate(OPERATOR_CASES):
+        selector = prom.show(f"op{index}", value)
+        body += f"""
 @pytest.mark.post_deploy
-def test_slo(metrics):
+def test_case_{index}(metrics):
     metrics.assert_that('{selector}', "{comparison}")
-""")
-    assert run(pytester).ret == (0 if passes else 1)
-    assert check_of(verdict_of(), "test_slo")["metrics"][0]["passed"] is passes
+"""
+    write_target(pytester, prom.url)
+    suite(pytester, body)
+    assert run(pytester).ret == 1
+    verdict = verdict_of()
+    for index, (value, comparison, holds) in enumerate(OPERATOR_CASES):
+        check = check_of(verdict, f"test_case_{index}")
+        assert check["outcome"] == ("passed" if holds else "failed"), (value, comparison)
+        assert check["metrics"][0]["passed"] is holds
 
 
 def test_nan_and_infinity_are_never_a_pass(
@@ -208,7 +223,8 @@ def test_all(metrics):
     verdict = verdict_of()
     message = check_of(verdict, "test_one")["message"]
     assert "returned 2 series, expected exactly one" in message
-    assert 'app_value{case="many"}' in message and 'version="a"' in message
+    assert 'app_value{case="many"}' in message
+    assert 'version="a"' in message
     assert check_of(verdict, "test_all")["outcome"] == "passed"
     assert check_of(verdict, "test_all")["metrics"][0]["series"] == 2
 
@@ -335,8 +351,10 @@ def test_error_rate(metrics):
     check = check_of(verdict_of(), "test_error_rate")
     assert check["attempts"] >= 2
     evaluations = check["metrics"]
-    assert evaluations[0]["value"] == 0.5 and evaluations[0]["passed"] is False
-    assert evaluations[-1]["value"] == 0.001 and evaluations[-1]["passed"] is True
+    assert evaluations[0]["value"] == 0.5
+    assert evaluations[0]["passed"] is False
+    assert evaluations[-1]["value"] == 0.001
+    assert evaluations[-1]["passed"] is True
 
 
 def test_eventually_waits_on_a_metric_and_gives_up_naming_the_value(
@@ -431,7 +449,8 @@ def test_canary(metrics):
     assert result.ret == (0 if passes else 1)
     check = check_of(verdict_of(), "test_canary")
     [evaluation] = check["metrics"][-1:]
-    assert evaluation["baseline"] == 0.01 and evaluation["value"] == canary
+    assert evaluation["baseline"] == 0.01
+    assert evaluation["value"] == canary
     assert evaluation["condition"] == "<= baseline + 10%"
     assert evaluation["passed"] is passes
     if not passes:
@@ -569,44 +588,67 @@ def test_slo(metrics):
 # -- untrusted answers ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "body", "verdict", "words"), [
-    (200, b"<html>login</html>", "INCONCLUSIVE", "without Prometheus' JSON"),
-    (502, {"status": "error", "errorType": "unavailable", "error": "x"}, "INCONCLUSIVE",
+@pytest.mark.parametrize(("status", "body", "error", "words"), [
+    (200, b"<html>login</html>", PrometheusUnavailable, "without Prometheus' JSON"),
+    (502, {"status": "error", "errorType": "unavailable", "error": "x"}, PrometheusUnavailable,
      "could not answer"),
     (503, {"status": "error", "errorType": "timeout", "error": "query timed out"},
-     "INCONCLUSIVE", "query timed out"),
+     PrometheusUnavailable, "query timed out"),
+    (404, b"404 page not found", PrometheusUnavailable, "without Prometheus' JSON"),
+    (200, {"status": "error", "errorType": "bad_data", "error": "x"}, PrometheusUnavailable,
+     "could not answer"),
+    (200, [], PrometheusUnavailable, "without Prometheus' JSON"),
+    (200, b'{"status": "success", "data": NaN}', PrometheusUnavailable, "without"),
     (422, {"status": "error", "errorType": "execution", "error": "many-to-many"},
-     "NOT_DEPLOYABLE", "Prometheus refused query"),
+     QueryFailed, "Prometheus refused query"),
     (200, {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {}, "value": [1700000000, "1_0"]}]}}, "NOT_DEPLOYABLE", "cannot be read"),
+        {"metric": {}, "value": [1700000000, "1_0"]}]}}, QueryFailed, "cannot be read"),
     (200, {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {}, "value": [1700000000, 0.001]}]}}, "NOT_DEPLOYABLE", "cannot be read"),
+        {"metric": {}, "value": [1700000000, 0.001]}]}}, QueryFailed, "cannot be read"),
     (200, {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {}, "value": [1700000000, "infinity"]}]}}, "NOT_DEPLOYABLE",
-     "cannot be read"),
+        {"metric": {}, "value": [1700000000, "infinity"]}]}}, QueryFailed, "cannot be read"),
+    (200, {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {}, "value": [True, "1"]}]}}, QueryFailed, "must be a Unix time"),
+    (200, {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"a": 1}, "value": [1, "1"]}]}}, QueryFailed, "object of strings"),
     (200, {"status": "success", "data": {"resultType": "string", "result": [1, "x"]}},
-     "NOT_DEPLOYABLE", "not a vector or scalar"),
+     QueryFailed, "not a vector or scalar"),
     (200, {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {}, "histogram": [1700000000, {}]}]}}, "NOT_DEPLOYABLE", "histogram"),
-    (200, {"status": "success"}, "NOT_DEPLOYABLE", "resultType is missing"),
+        {"metric": {}, "histogram": [1700000000, {}]}]}}, QueryFailed, "histogram"),
+    (200, {"status": "success"}, QueryFailed, "resultType is missing"),
 ])
-def test_every_answer_is_untrusted_and_never_a_pass(
-    pytester: pytest.Pytester, server: Any, verdict_of: VerdictOf,
-    status: int, body: Any, verdict: str, words: str,
+def test_every_answer_is_untrusted_and_never_a_value(
+    server: Any, status: int, body: Any, error: type[Exception], words: str
 ) -> None:
+    """A stand-in Prometheus (the test server) answers what no real one would."""
     server.route("/api/v1/query", status, body)
+    client = PrometheusClient(Target(name="t", prometheus=server.url, retries=0))
+    try:
+        with pytest.raises(error, match=re.escape(words)):
+            client.instant("up", at=1700000000.0)
+    finally:
+        client.close()
+
+
+def test_an_answer_prometheus_cannot_give_is_inconclusive_a_refusal_a_failure(
+    pytester: pytest.Pytester, server: Any, verdict_of: VerdictOf
+) -> None:
+    server.route("/api/v1/query", 200, b"<html>login</html>")
+    server.route("/p/api/v1/query", 400, {"status": "error", "errorType": "bad_data",
+                                          "error": "parse error"})
     write_target(pytester, server.url, retries="0")
     suite(pytester, """
 @pytest.mark.post_deploy
 def test_slo(metrics):
     metrics.assert_that('up', "< 0.01")
 """)
-    result = run(pytester)
-    assert result.ret != 0
-    data = verdict_of()
-    assert deployability(data)["verdict"] == verdict
-    check = check_of(data, "test_slo")
-    assert words in (check.get("inconclusive") or check["message"]), check
+    assert run(pytester).ret == 6
+    assert deployability(verdict_of())["verdict"] == "INCONCLUSIVE"
+    write_target(pytester, server.url + "/p", retries="0")
+    assert run(pytester).ret == 1
+    check = check_of(verdict_of(), "test_slo")
+    assert check["outcome"] == "failed"
+    assert "bad_data: parse error" in check["message"]
 
 
 def test_a_scalar_answer_is_one_sample(
@@ -639,5 +681,6 @@ def test_nan(metrics):
         raise ValueError(name)
 
     data = json.loads(text, parse_constant=refuse)
-    assert '"NaN"' in text and data
+    assert '"NaN"' in text
+    assert data
 
