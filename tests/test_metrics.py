@@ -684,3 +684,22 @@ def test_nan(metrics):
     assert '"NaN"' in text
     assert data
 
+
+
+def test_the_verdict_keeps_the_last_20_evaluations_of_a_check(
+    pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf
+) -> None:
+    selector = prom.show("many-evaluations", 1.0)
+    write_target(pytester, prom.url)
+    suite(pytester, f"""
+@pytest.mark.post_deploy
+def test_polls(metrics):
+    for n in range(25):
+        metrics.assert_that('{selector} + {{n}}'.format(n=n), ">= 0")
+""")
+    assert run(pytester).ret == 0
+    evaluations = check_of(verdict_of(), "test_polls")["metrics"]
+    assert len(evaluations) == 20
+    assert evaluations[0]["query"] == f"{selector} + 5"
+    assert evaluations[-1]["query"] == f"{selector} + 24"
+    assert evaluations[-1]["value"] == 25.0
