@@ -695,7 +695,7 @@ def test_the_verdict_keeps_the_last_20_evaluations_of_a_check(
 @pytest.mark.post_deploy
 def test_polls(metrics):
     for n in range(25):
-        metrics.assert_that('{selector} + {{n}}'.format(n=n), ">= 0")
+        metrics.assert_that('{selector} + ' + str(n), ">= 0")
 """)
     assert run(pytester).ret == 0
     evaluations = check_of(verdict_of(), "test_polls")["metrics"]
