@@ -15,6 +15,7 @@ stopped again, also on Ctrl-C or failure.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
@@ -231,6 +232,10 @@ class Demo:
         if binary is None:
             self.ok("skipped: Prometheus is not installed on this machine (Debian: "
                     "apt-get install prometheus); the seven steps above do not need it")
+            return
+        if importlib.util.find_spec("prometheus_client") is None:
+            self.ok("skipped: prometheus_client is not installed in this Python, so the shop "
+                    "has no /metrics (pip install -e '.[metrics-example]')")
             return
         verdict_path = self.workdir / "metrics.json"
         shop = self.start_shop("metrics", BROKEN_VERSION, broken=True,

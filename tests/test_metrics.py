@@ -20,8 +20,10 @@ import pytest
 from _prometheus import PROMETHEUS, Prometheus, free_port, prometheus
 from conftest import IN_CI, require
 
+from pytest_deployable.metrics import Comparison, parse_comparison, parse_increase
 from pytest_deployable.prometheus import PrometheusClient, PrometheusUnavailable, QueryFailed
 from pytest_deployable.targets import Target
+from pytest_deployable.verdict import CheckResult, Decision, Outcome, decide
 
 VerdictOf = Callable[..., dict[str, Any]]
 
@@ -279,6 +281,17 @@ def test_advisory(metrics):
         capture_output=True, text=True, check=False,
     )
     assert gate.returncode == 6, gate.stdout + gate.stderr
+    # Turned into a failure with the same excuse, the file is refused as edited: only an
+    # error may be inconclusive, and a failed blocking check is NOT_DEPLOYABLE.
+    path = pytester.path / "deploy-verdict.json"
+    for entry in ours["checks"]:
+        entry["outcome"] = "failed" if entry["outcome"] == "error" else entry["outcome"]
+    ours["summary"]["failed"], ours["summary"]["errors"] = ours["summary"]["errors"], 0
+    path.write_text(json.dumps(verdict), encoding="utf-8")
+    gate = subprocess.run([sys.executable, "-m", "pytest_deployable", "gate", str(path)],
+                          capture_output=True, text=True, check=False)
+    assert gate.returncode == 3, gate.stdout + gate.stderr
+    assert "inconsistent verdict file" in gate.stdout + gate.stderr
 
 
 def test_a_real_failure_beside_an_unreachable_prometheus_is_not_deployable(
@@ -703,3 +716,45 @@ def test_polls(metrics):
     assert evaluations[0]["query"] == f"{selector} + 5"
     assert evaluations[-1]["query"] == f"{selector} + 24"
     assert evaluations[-1]["value"] == 25.0
+
+
+# -- the rules, without pytest ----------------------------------------------------------------
+
+
+def test_decide_an_error_that_could_not_judge_is_inconclusive_a_failure_is_not() -> None:
+    unjudged = CheckResult("t::slo", "post_deploy", True, Outcome.ERROR,
+                           inconclusive="Prometheus could not be asked for 'up': refused")
+    passed = CheckResult("t::ok", "smoke", True, Outcome.PASSED)
+    verdict = decide([passed, unjudged])
+    assert verdict.decision is Decision.INCONCLUSIVE
+    assert verdict.reasons == (
+        "blocking check t::slo could not judge: Prometheus could not be asked for 'up': refused",
+    )
+    # Alone, it is still INCONCLUSIVE, with no "no blocking check ran" beside the reason.
+    assert decide([unjudged]).decision is Decision.INCONCLUSIVE
+    assert len(decide([unjudged]).reasons) == 1
+    # The excuse counts for errors only: a failure carrying it is a failure.
+    failed = CheckResult("t::slo", "post_deploy", True, Outcome.FAILED, inconclusive="x")
+    assert decide([passed, failed]).decision is Decision.NOT_DEPLOYABLE
+    # A real failure beside it outranks it.
+    broken = CheckResult("t::broken", "smoke", True, Outcome.FAILED)
+    assert decide([broken, unjudged]).decision is Decision.NOT_DEPLOYABLE
+    # An advisory check that could not judge warns, as any advisory error does.
+    advisory = CheckResult("t::adv", "post_deploy", False, Outcome.ERROR, inconclusive="x")
+    assert decide([passed, advisory]).decision is Decision.DEPLOYABLE_WITH_WARNINGS
+
+
+def test_comparisons_are_parsed_strictly() -> None:
+    assert parse_comparison(" >= 99.5 ") == Comparison(">=", 99.5)
+    assert parse_comparison("<1e-3") == Comparison("<", 0.001)
+    for bad in ("< 0.01 and > 0", "=< 1", "< inf", "< NaN", "<", "0.01", "< 1_0", 5, None):
+        with pytest.raises(ValueError, match="invalid comparison"):
+            parse_comparison(bad)
+    assert not Comparison("!=", 0).holds(float("nan"))
+    assert not Comparison(">", 0).holds(float("inf"))
+    assert not Comparison("<", 0).holds(float("-inf"))
+    assert parse_increase("10%") == (0.1, True)
+    assert parse_increase(0.5) == (0.5, False)
+    for bad in ("-5%", "ten", True, float("inf"), "%"):
+        with pytest.raises(ValueError, match="invalid max_increase"):
+            parse_increase(bad)
