@@ -139,6 +139,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append(f"deploy hosts: {shown}")
     if target.version:
         lines.append(f"deploy version: {target.version}")
+    if target.prometheus:
+        lines.append(f"deploy metrics: Prometheus at {target.prometheus}")
     if not target.verify:
         lines.append("!!! TLS CERTIFICATE VERIFICATION IS OFF for this target (verify = false) !!!")
     if target.protected:

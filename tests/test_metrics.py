@@ -84,6 +84,7 @@ def test_error_rate(metrics):
 """)
     result = run(pytester)
     assert result.ret == 0
+    result.stdout.fnmatch_lines([f"deploy metrics: Prometheus at {prom.url}"])
     verdict = verdict_of()
     assert deployability(verdict)["verdict"] == "DEPLOYABLE"
     [evaluation] = check_of(verdict, "test_error_rate")["metrics"]
@@ -386,7 +387,8 @@ def test_error_rate(metrics, eventually):
     check = check_of(verdict_of(), "test_error_rate")
     assert "error rate: still failing after" in check["message"]
     assert "= 0.5" in check["message"]
-    assert len(check["metrics"]) >= 2
+    # As many evaluations as attempts fitted in the wait (a loaded machine fits fewer).
+    assert check["metrics"]
     assert all(e["passed"] is False for e in check["metrics"])
 
 
@@ -566,6 +568,7 @@ def test_error_rate(metrics):
 """)
     result = run(pytester, "--deploy-junit=junit.xml")
     assert result.ret == 6
+    result.stdout.fnmatch_lines([f"deploy metrics: Prometheus at http://reader:***@127.0.0.1:{dead}"])
     shown = result.stdout.str() + result.stderr.str()
     for path in ("deploy-verdict.json", "junit.xml"):
         shown += (pytester.path / path).read_text(encoding="utf-8")
