@@ -398,6 +398,8 @@ def test_a_soak_round_fails_when_the_metric_breaks_after_the_first_pass(
     selector = prom.show("soak", 0.001)
     write_target(pytester, prom.url)
     suite(pytester, f"""
+import time
+
 import requests
 
 RUNS = []
@@ -407,15 +409,23 @@ def test_error_rate(metrics):
     RUNS.append(1)
     value = metrics.assert_that('{selector}', "< 0.01")
     if len(RUNS) == 1:
-        # After the first pass the release degrades; the next rounds must see it.
+        # After the first pass the release degrades; wait until Prometheus has scraped
+        # that (counting answers, not seconds), so the first soak round must see it.
         requests.get("{prom.service.url}/set?case=soak&value=0.3", timeout=5)
+        while requests.get("{prom.url}/api/v1/query", params={{"query": '{selector}'}},
+                           timeout=5).json()["data"]["result"][0]["value"][1] != "0.3":
+            time.sleep(0.1)
     return value
 """)
-    result = run(pytester, "--deploy-soak=4s", "--deploy-soak-every=2s")
+    result = run(pytester, "--deploy-soak=2s", "--deploy-soak-every=1s")
     assert result.ret == 1
     ours = deployability(verdict_of())
     assert ours["verdict"] == "NOT_DEPLOYABLE"
-    assert ours["soak"]["failedRounds"] >= 1
+    rounds = ours["soak"]["rounds"]
+    assert rounds
+    assert all(r["failed"] for r in rounds)  # every round after the degradation fails
+    # The first pass's evaluation is the one in the check's entry.
+    assert check_of(verdict_of(), "test_error_rate")["metrics"][0]["value"] == 0.001
 
 
 def test_evaluations_reach_the_verdict_from_xdist_workers(
