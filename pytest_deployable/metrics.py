@@ -3,8 +3,9 @@
 ``metrics.assert_that(promql, "< 0.01")`` asks Prometheus for one sample and
 compares it; ``metrics.compare(promql, baseline={...}, canary={...},
 max_increase="10%")`` judges a canary against its baseline, as Kayenta does.
-Every evaluation (query, value, time, and whether it held) is kept on the
-check and written under the check's ``metrics`` key in the verdict file.
+Every evaluation (query, value, time, and whether it held) is handed to a
+recorder; :mod:`.metrics_plugin` keeps them on the check and writes them under
+the check's ``metrics`` key in the verdict file.
 
 No data is never a pass, NaN and the infinities are never a pass, several series
 where one was asked for is a failure naming them, and a Prometheus that cannot be
@@ -18,11 +19,9 @@ import math
 import operator
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from .prometheus import (
     PrometheusClient,
@@ -37,25 +36,16 @@ from .prometheus import (
     shown_series,
 )
 from .redact import Redactor
-from .targets import Target
 from .waiting import seconds
 
 __all__ = [
-    "EVALUATIONS",
-    "MAX_RECORDED",
     "Comparison",
     "Evaluation",
     "Metrics",
     "NoData",
-    "inconclusive_reason",
-    "metrics",
     "parse_comparison",
     "parse_increase",
 ]
-
-#: At most this many evaluations per check reach the verdict file: the last ones.
-#: A check that polls every second for ten minutes would otherwise fill it.
-MAX_RECORDED = 20
 
 _NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _COMPARISON_RE = re.compile(rf"\s*(<=|>=|==|!=|<|>)\s*({_NUMBER})\s*")
@@ -140,10 +130,6 @@ class Evaluation:
         if self.baseline is not None:
             data["baseline"] = format_value(self.baseline)
         return data
-
-
-#: Each check's evaluations, kept on the item so its report can carry them.
-EVALUATIONS = pytest.StashKey[list[Evaluation]]()
 
 
 def _shown(value: float) -> str:
@@ -284,74 +270,3 @@ def _choose(samples: list[Sample], matchers: Mapping[str, str], name: str, promq
         f"{'no data: ' if not matching else ''}{name} {describe_labels(matchers)}: {what} of "
         f"{promql!r} match, expected exactly one; the query returned {found}"
     ))
-
-
-def inconclusive_reason(exc: BaseException | None) -> str | None:
-    """Why a check's failure says nothing about the release: Prometheus could not be asked.
-
-    Follows the chain of causes, so a ``within``/``eventually`` timeout whose last
-    attempt met an unreachable Prometheus counts too.
-    """
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, PrometheusUnavailable):
-            return str(exc)
-        exc, seen = exc.__cause__, seen + 1
-    return None
-
-
-@pytest.fixture(scope="session")
-def _deployable_prometheus(deploy_target: Target) -> Iterator[PrometheusClient]:
-    """One Prometheus client per session (per xdist worker), with a pooled connection."""
-    if not deploy_target.prometheus:
-        pytest.fail(
-            f"deploy target {deploy_target.name!r} has no prometheus URL; the metrics "
-            "fixture needs one (prometheus = \"http://...\" in its table)",
-            pytrace=False,
-        )
-    client = PrometheusClient(deploy_target)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def metrics(request: pytest.FixtureRequest, _deployable_prometheus: PrometheusClient) -> Metrics:
-    """Queries and assertions on the target's Prometheus; each evaluation is recorded
-    with the check in the verdict file."""
-    item = request.node
-
-    def record(evaluation: Evaluation) -> None:
-        item.stash.setdefault(EVALUATIONS, []).append(evaluation)
-
-    return Metrics(_deployable_prometheus, record)
-
-
-class MetricsReports:
-    """Puts a check's evaluations, and why it could not judge, on its call report."""
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        # tryfirst makes this the outer wrapper: the plugin's own wrapper has set
-        # the report's metadata by the time this one runs after the yield.
-        report = yield
-        from .recorder import META_ATTRIBUTE
-
-        meta = getattr(report, META_ATTRIBUTE, None)
-        evaluations = item.stash.get(EVALUATIONS, None)
-        if report.when != "call" or not isinstance(meta, dict):
-            return report
-        extra: dict[str, Any] = {}
-        if evaluations:
-            extra["metrics"] = [e.to_dict() for e in evaluations[-MAX_RECORDED:]]
-            # A soak round runs the check again: its evaluations are its own.
-            item.stash[EVALUATIONS] = []
-        reason = inconclusive_reason(call.excinfo.value) if call.excinfo else None
-        if reason is not None and report.failed:
-            extra["inconclusive"] = reason
-        if extra:
-            setattr(report, META_ATTRIBUTE, {**meta, **extra})
-        return report

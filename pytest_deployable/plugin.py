@@ -21,7 +21,8 @@ from . import hooks, hosts
 from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
-from .metrics import MetricsReports, _deployable_prometheus, metrics
+from .metrics_plugin import _deployable_prometheus, metrics
+from .metrics_plugin import register as register_metrics
 from .options import add_options
 from .redact import Redactor
 from .run import DeployRun, Terminated
@@ -102,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
-    config.pluginmanager.register(MetricsReports(), "deployable-metrics")
+    register_metrics(config, state.recorder)
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")

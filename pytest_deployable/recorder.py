@@ -145,6 +145,10 @@ class Recorder:
         elif report.when == "call" and record.outcome is None:
             record.outcome = Outcome.PASSED
 
+    def set_metrics(self, nodeid: str, evaluations: list[dict[str, Any]]) -> None:
+        """A check's Prometheus evaluations from a soak round, which pytest does not report."""
+        self._records.setdefault(nodeid, _Record()).metrics = list(evaluations)
+
     def results(self, expected: Iterable[str]) -> list[CheckResult]:
         """One result per check: the expected ones in order, then any others seen.
 

@@ -21,6 +21,7 @@ from _prometheus import PROMETHEUS, Prometheus, free_port, prometheus
 from conftest import IN_CI, require
 
 from pytest_deployable.metrics import Comparison, parse_comparison, parse_increase
+from pytest_deployable.metrics_plugin import kept
 from pytest_deployable.prometheus import PrometheusClient, PrometheusUnavailable, QueryFailed
 from pytest_deployable.targets import Target
 from pytest_deployable.verdict import CheckResult, Decision, Outcome, decide
@@ -424,8 +425,12 @@ def test_error_rate(metrics):
     rounds = ours["soak"]["rounds"]
     assert rounds
     assert all(r["failed"] for r in rounds)  # every round after the degradation fails
-    # The first pass's evaluation is the one in the check's entry.
-    assert check_of(verdict_of(), "test_error_rate")["metrics"][0]["value"] == 0.001
+    # The first pass's evaluation, then each round's, marked with its round.
+    evaluations = check_of(verdict_of(), "test_error_rate")["metrics"]
+    assert evaluations[0]["value"] == 0.001
+    assert "soakRound" not in evaluations[0]
+    assert [e["soakRound"] for e in evaluations[1:]] == [r["round"] for r in rounds]
+    assert all(e["value"] == 0.3 and e["passed"] is False for e in evaluations[1:])
 
 
 def test_evaluations_reach_the_verdict_from_xdist_workers(
@@ -771,3 +776,11 @@ def test_comparisons_are_parsed_strictly() -> None:
     for bad in ("-5%", "ten", True, float("inf"), "%"):
         with pytest.raises(ValueError, match="invalid max_increase"):
             parse_increase(bad)
+
+
+def test_kept_drops_the_oldest_passes_first_so_failures_stay() -> None:
+    evaluations = [{"n": n, "passed": n != 3} for n in range(30)]
+    assert [e["n"] for e in kept(evaluations, 20)] == [3, *range(11, 30)]
+    assert kept(evaluations[:5], 20) == evaluations[:5]
+    failures = [{"n": n, "passed": False} for n in range(25)]
+    assert [e["n"] for e in kept(failures, 20)] == list(range(5, 25))
