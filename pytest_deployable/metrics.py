@@ -147,8 +147,7 @@ class Metrics:
         self._redact: Redactor = client.redact
 
     def _ask(self, promql: str) -> tuple[Sample | None, float]:
-        if not isinstance(promql, str) or not promql.strip():
-            raise ValueError(f"a PromQL query must be a non-empty string, not {promql!r}")
+        _check_promql(promql)
         at = self._clock()
         try:
             return only_sample(self._client.instant(promql, at=at), promql, self._redact), at
@@ -171,6 +170,7 @@ class Metrics:
 
     def series(self, promql: str) -> list[Sample]:
         """Every sample of an instant query, each with its labels (may be empty)."""
+        _check_promql(promql)
         at = self._clock()
         try:
             found = self._client.instant(promql, at=at)
@@ -184,6 +184,7 @@ class Metrics:
     def range(self, promql: str, over: float | str = "10m", step: float | str = "30s"
               ) -> list[Series]:
         """A range query over the last ``over`` (``"10m"``), one point every ``step``."""
+        _check_promql(promql)
         span, every = seconds(over, "over"), seconds(step, "step")
         end = self._clock()
         try:
@@ -256,6 +257,11 @@ class Metrics:
                 f"at {when}; allowed at most {shown_limit} = {_shown(limit)}"
             ))
         return base, new
+
+
+def _check_promql(promql: Any) -> None:
+    if not isinstance(promql, str) or not promql.strip():
+        raise ValueError(f"a PromQL query must be a non-empty string, not {promql!r}")
 
 
 def _choose(samples: list[Sample], matchers: Mapping[str, str], name: str, promql: str,

@@ -20,7 +20,7 @@ import pytest
 from _prometheus import PROMETHEUS, Prometheus, free_port, prometheus
 from conftest import IN_CI, require
 
-from pytest_deployable.metrics import Comparison, parse_comparison, parse_increase
+from pytest_deployable.metrics import Comparison, Metrics, parse_comparison, parse_increase
 from pytest_deployable.metrics_plugin import kept
 from pytest_deployable.prometheus import PrometheusClient, PrometheusUnavailable, QueryFailed
 from pytest_deployable.targets import Target
@@ -784,3 +784,24 @@ def test_kept_drops_the_oldest_passes_first_so_failures_stay() -> None:
     assert kept(evaluations[:5], 20) == evaluations[:5]
     failures = [{"n": n, "passed": False} for n in range(25)]
     assert [e["n"] for e in kept(failures, 20)] == list(range(5, 25))
+
+
+def test_bad_arguments_are_refused_before_anything_is_asked(server: Any) -> None:
+    client = PrometheusClient(Target(name="t", prometheus=server.url, retries=0))
+    recorded: list[Any] = []
+    metrics = Metrics(client, recorded.append)
+    try:
+        for call in (lambda: metrics.query(""), lambda: metrics.series(None),  # type: ignore[arg-type]
+                     lambda: metrics.range("  ")):
+            with pytest.raises(ValueError, match="a PromQL query must be a non-empty string"):
+                call()
+        with pytest.raises(ValueError, match="over: invalid duration 'ten minutes'"):
+            metrics.range("up", over="ten minutes")
+        with pytest.raises(ValueError, match="step must be longer than zero"):
+            metrics.range("up", step=0)
+        with pytest.raises(ValueError, match="baseline must be a non-empty dict"):
+            metrics.compare("up", baseline={}, canary={"version": "2"})
+    finally:
+        client.close()
+    assert not [r for r in server.received if r.path.startswith("/api/")]
+    assert recorded == []
