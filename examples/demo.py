@@ -15,15 +15,21 @@ stopped again, also on Ctrl-C or failure.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -38,6 +44,12 @@ GOOD_VERSION = "1.4.2"
 BROKEN_VERSION = "1.5.0"
 STEPS = 7
 DESTRUCTIVE_CHECK = "test_created_item_can_be_read_back"
+METRIC_CHECKS = SUITE / "test_metrics.py"
+#: How many requests the demo sends to the broken build as its users would, and the
+#: share of them it answers with 500.
+TRAFFIC = 40
+ERROR_RATE = 0.25
+PROMETHEUS_WAIT = 30.0
 
 PYTEST_TIMEOUT = 60.0
 GATE_TIMEOUT = 30.0
@@ -64,6 +76,9 @@ whether a build may ship. Nothing leaves 127.0.0.1.
   6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
   7. Verify the good build as protected production (target local-prod): expect the
      check that creates an item to be refused, and no POST to reach the shop.
+  Then, if Prometheus is installed: metric analysis. The broken build answers some
+  requests with 500; Prometheus scrapes the shop, and the check that the error rate
+  stays under 1% holds the release (NOT_DEPLOYABLE), with the query and its value.
 """
 
 
@@ -119,6 +134,7 @@ class Demo:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.shops: list[Shop] = []
+        self.prometheus: subprocess.Popen[bytes] | None = None
         # A fresh key per run: the shop demands it, the targets file sends it,
         # and step 7 checks it never reached a verdict file or the terminal.
         self.api_key = secrets.token_urlsafe(18)
@@ -199,9 +215,127 @@ class Demo:
         self.ok(f"the shop logged {len(seen)} requests, none of them a POST, PUT, PATCH or DELETE")
         self.check_secret_kept([good_verdict, broken_verdict, prod_verdict])
         shop.stop()
+        self.metric_analysis()
 
         print(f"\nAll {STEPS} steps behaved as designed. Verdict files are in "
               f"{_rel(self.workdir)}/.")
+
+    def metric_analysis(self) -> None:
+        """The broken build's error rate, measured by a real Prometheus, holds the release.
+
+        Skipped (with a line saying so, and exit 0) where Prometheus is not installed:
+        the demo must run on a machine with only Python and make.
+        """
+        self.current = "metric analysis (Prometheus)"
+        print("\n== Metric analysis (Prometheus): the broken build's error rate ==", flush=True)
+        binary = shutil.which("prometheus")
+        if binary is None:
+            self.ok("skipped: Prometheus is not installed on this machine (Debian: "
+                    "apt-get install prometheus); the seven steps above do not need it")
+            return
+        if importlib.util.find_spec("prometheus_client") is None:
+            self.ok("skipped: prometheus_client is not installed in this Python, so the shop "
+                    "has no /metrics (pip install -e '.[metrics-example]')")
+            return
+        verdict_path = self.workdir / "metrics.json"
+        shop = self.start_shop("metrics", BROKEN_VERSION, broken=True,
+                               extra=["--error-rate", str(ERROR_RATE)])
+        port = self.start_prometheus(binary, shop)
+        url = f"http://127.0.0.1:{port}"
+        self.wait_for_prometheus(url, 'up{job="shop"} == 1', 1)
+        failed = self.send_traffic(shop)
+        self.wait_for_prometheus(url, "sum(shop_http_requests_total)", TRAFFIC)
+        self.ok(f"sent {TRAFFIC} requests to /items as users would ({failed} answered 500); "
+                "Prometheus has scraped them")
+        verdict_path.unlink(missing_ok=True)
+        args = [sys.executable, "-m", "pytest", _rel(METRIC_CHECKS),
+                "--deploy-target=local-metrics", f"--deploy-version={BROKEN_VERSION}",
+                f"--deploy-verdict={_rel(verdict_path)}", "-q", "--tb=line"]
+        code = self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port),
+                            PROMETHEUS_PORT=str(port))
+        verdict = self.verdict(verdict_path, code)
+        self.expect(code == 1 and verdict["verdict"] == "NOT_DEPLOYABLE",
+                    f"expected exit 1 and NOT_DEPLOYABLE, got exit {code} and "
+                    f"{verdict['verdict']}")
+        evaluations = [e for c in verdict.get("checks", []) for e in c.get("metrics", [])]
+        self.expect(bool(evaluations) and evaluations[-1].get("passed") is False,
+                    f"expected a failed metric evaluation in the verdict, found {evaluations}")
+        last = evaluations[-1]
+        self.ok("exit 1, verdict NOT_DEPLOYABLE: the release is held because its error "
+                "rate rose. The verdict file records:")
+        print(f"     query: {last['query']}")
+        print(f"     value: {last['value']} at {last['time']} (expected {last['condition']})")
+        code = self.gate(verdict_path, "local-metrics", BROKEN_VERSION)
+        self.expect(code != 0, "expected the gate to refuse the release, but it exited 0")
+        self.ok(f"the gate refuses: exit {code}")
+        self.stop_prometheus()
+        shop.stop()
+
+    def start_prometheus(self, binary: str, shop: Shop) -> int:
+        """Start Prometheus on a free loopback port, scraping the shop every second."""
+        data = self.workdir / "prometheus-data"
+        shutil.rmtree(data, ignore_errors=True)  # no series from an earlier demo
+        config = self.workdir / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n"
+            "scrape_configs:\n  - job_name: shop\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{shop.port}']\n",
+            encoding="utf-8",
+        )
+        port = _free_port()
+        log = self.workdir / "prometheus.log"
+        args = [binary, f"--config.file={_rel(config)}", f"--storage.tsdb.path={_rel(data)}",
+                f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
+        print(f"$ {_shown(args)}", flush=True)
+        with log.open("wb") as handle:
+            self.prometheus = subprocess.Popen(args, cwd=ROOT, stdout=handle,
+                                               stderr=subprocess.STDOUT)
+        self.ok(f"Prometheus on http://127.0.0.1:{port} scrapes the shop's /metrics every "
+                f"second; its log: {_rel(log)}")
+        return port
+
+    def wait_for_prometheus(self, url: str, promql: str, at_least: float) -> None:
+        """Ask Prometheus until ``promql`` has one sample of ``at_least`` or more."""
+        deadline = time.monotonic() + PROMETHEUS_WAIT
+        query = urllib.parse.urlencode({"query": promql})
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=5) as answer:
+                    result = json.loads(answer.read())["data"]["result"]
+                if len(result) == 1 and float(result[0]["value"][1]) >= at_least:
+                    return
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # not listening yet
+            if self.prometheus is not None and self.prometheus.poll() is not None:
+                raise Unexpected(f"Prometheus exited with {self.prometheus.returncode}; "
+                                 f"see {_rel(self.workdir / 'prometheus.log')}")
+            if time.monotonic() > deadline:
+                raise Unexpected(f"Prometheus did not report {promql} >= {at_least:g} within "
+                                 f"{PROMETHEUS_WAIT:.0f}s")
+            time.sleep(0.2)
+
+    def send_traffic(self, shop: Shop) -> int:
+        """Send ``TRAFFIC`` GET /items to the shop; return how many were answered with 500."""
+        failed = 0
+        for _ in range(TRAFFIC):
+            request = urllib.request.Request(f"http://127.0.0.1:{shop.port}/items",
+                                             headers={"X-Api-Key": self.api_key})
+            try:
+                with urllib.request.urlopen(request, timeout=5):
+                    pass
+            except urllib.error.HTTPError as exc:
+                failed += exc.code == 500
+        return failed
+
+    def stop_prometheus(self) -> None:
+        process, self.prometheus = self.prometheus, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_TIMEOUT)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -221,7 +355,8 @@ class Demo:
         if not condition:
             raise Unexpected(message)
 
-    def start_shop(self, label: str, version: str, *, broken: bool) -> Shop:
+    def start_shop(self, label: str, version: str, *, broken: bool,
+                   extra: Sequence[str] = ()) -> Shop:
         """Start a shop on a free loopback port and wait until it listens."""
         port_file = self.workdir / f"{label}.port"
         request_log = self.workdir / f"{label}-requests.jsonl"
@@ -232,6 +367,7 @@ class Demo:
                 "--port-file", _rel(port_file), "--request-log", _rel(request_log)]
         if broken:
             args.append("--broken")
+        args.extend(extra)
         print(f"$ {_shown(args)}", flush=True)
         with output.open("wb") as log:
             # The shop logs every request; that goes to a file, not between pytest's lines.
@@ -319,7 +455,8 @@ class Demo:
         self.ok("the API key sent in X-Api-Key appears in no verdict file and no output")
 
     def stop_all(self) -> None:
-        """Stop every shop this demo started."""
+        """Stop every shop, and Prometheus, this demo started."""
+        self.stop_prometheus()
         for shop in self.shops:
             shop.stop()
 
@@ -331,6 +468,13 @@ def _stream(source: IO[bytes], lines: list[str]) -> None:
         lines.append(line)
         sys.stdout.write(f"   | {line}")
         sys.stdout.flush()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .contract_checks import ContractClient
 from .markers import CheckSpec
+from .metrics import Metrics
 from .targets import Target
 from .verdict import Amendment, CheckResult, Decision, Outcome, Verdict
 
@@ -15,6 +16,7 @@ __all__ = [
     "CheckSpec",
     "ContractClient",
     "Decision",
+    "Metrics",
     "Outcome",
     "RefusedRequest",
     "Target",

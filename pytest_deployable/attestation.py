@@ -97,6 +97,10 @@ def _check(check: CheckResult) -> dict[str, Any]:
         ]
     if check.host is not None:
         data["host"] = check.host
+    if check.metrics:
+        data["metrics"] = [dict(evaluation) for evaluation in check.metrics]
+    if check.inconclusive is not None:
+        data["inconclusive"] = check.inconclusive
     return data
 
 

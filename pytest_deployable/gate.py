@@ -170,7 +170,9 @@ def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
             attempts=_field(check, at, "attempts", _COUNT),
             reruns=_field(check, at, "reruns", _COUNT, optional=True) or 0,
             host=_field(check, at, "host", _OPTIONAL_STR, optional=True),
+            inconclusive=_field(check, at, "inconclusive", _OPTIONAL_STR, optional=True),
         ))
+        _field(check, at, "metrics", _ARRAY, optional=True)
         _field(check, at, "durationMs", _COUNT, optional=True)
         _field(check, at, "message", _OPTIONAL_STR, optional=True)
     return results

@@ -21,6 +21,8 @@ from . import hooks, hosts
 from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
+from .metrics_plugin import _deployable_prometheus, metrics
+from .metrics_plugin import register as register_metrics
 from .options import add_options
 from .redact import Redactor
 from .run import DeployRun, Terminated
@@ -37,7 +39,7 @@ from .targets import (
 )
 from .version import VERSION_CHECK_ID, VersionCheck
 
-__all__ = ["contract", "deploy_target", "eventually", "http"]
+__all__ = ["_deployable_prometheus", "contract", "deploy_target", "eventually", "http", "metrics"]
 
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
@@ -101,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
+    register_metrics(config, state.recorder)
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
@@ -137,6 +140,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append(f"deploy hosts: {shown}")
     if target.version:
         lines.append(f"deploy version: {target.version}")
+    if target.prometheus:
+        lines.append(f"deploy metrics: Prometheus at {target.prometheus}")
     if not target.verify:
         lines.append("!!! TLS CERTIFICATE VERIFICATION IS OFF for this target (verify = false) !!!")
     if target.protected:

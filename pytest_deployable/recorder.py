@@ -42,6 +42,10 @@ class _Record:
     """Whether a report's metadata has classified this check already."""
     waits: list[tuple[str, int, int]] = field(default_factory=list)
     host: str | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    """The check's Prometheus evaluations (``metrics`` fixture), as the verdict file holds them."""
+    inconclusive: str | None = None
+    """Why the check's failure says nothing about the release (Prometheus unreachable)."""
 
 
 def _first_line(text: str) -> str:
@@ -101,6 +105,7 @@ class Recorder:
             if report.when == "setup":
                 record.attempts += 1
             record.outcome, record.message, record.phases = None, None, set()
+            record.inconclusive = None
             return
         record.phases.add(report.when or "")
         if report.when == "setup":
@@ -109,13 +114,22 @@ class Recorder:
             tries = meta.get("tries", 1)
             if tries != 1:
                 record.tries += max(int(tries) - 1, 0)
+            metrics = meta.get("metrics")
+            if isinstance(metrics, list):
+                record.metrics = [m for m in metrics if isinstance(m, dict)]
+            inconclusive = meta.get("inconclusive")
+            if isinstance(inconclusive, str) and report.failed:
+                record.inconclusive = inconclusive
             waits = meta.get("waits")
             if waits:
                 record.waits.extend(
                     (str(what), int(attempts), int(ms)) for what, attempts, ms in waits
                 )
         if report.failed:
-            outcome = Outcome.ERROR if report.when != "call" else Outcome.FAILED
+            # A check that could not ask its evidence source errored; it did not fail.
+            outcome = Outcome.ERROR if report.when != "call" or record.inconclusive else (
+                Outcome.FAILED
+            )
             if record.outcome not in (Outcome.FAILED, Outcome.ERROR):
                 record.outcome = outcome
                 record.message = _first_line(report.longreprtext)
@@ -130,6 +144,10 @@ class Recorder:
                 record.outcome, record.message = Outcome.SKIPPED, _skip_reason(report)
         elif report.when == "call" and record.outcome is None:
             record.outcome = Outcome.PASSED
+
+    def set_metrics(self, nodeid: str, evaluations: list[dict[str, Any]]) -> None:
+        """A check's Prometheus evaluations from a soak round, which pytest does not report."""
+        self._records.setdefault(nodeid, _Record()).metrics = list(evaluations)
 
     def results(self, expected: Iterable[str]) -> list[CheckResult]:
         """One result per check: the expected ones in order, then any others seen.
@@ -156,6 +174,8 @@ class Recorder:
                     reruns=record.reruns,
                     waits=tuple(record.waits),
                     host=record.host,
+                    metrics=tuple(record.metrics),
+                    inconclusive=record.inconclusive if outcome is Outcome.ERROR else None,
                 )
             )
         return results

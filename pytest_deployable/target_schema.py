@@ -41,6 +41,8 @@ KEYS: dict[str, str] = {
     "or a path on the target such as /openapi.json)",
     "contract": "a table with generate (true/false), served (a string like openapi), "
     "pacts (a list of Pact files or folders) and blocking (true/false)",
+    "prometheus": "a string: the http(s) URL of the Prometheus server the metrics fixture asks",
+    "prometheus_headers": "a table of strings (headers sent to Prometheus only)",
 }
 
 #: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
@@ -120,6 +122,10 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, str) and bool(value)
     if key == "contract":
         return isinstance(value, dict)
+    if key == "prometheus":
+        return isinstance(value, str) and bool(value)
+    if key == "prometheus_headers":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value

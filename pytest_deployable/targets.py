@@ -101,6 +101,11 @@ class Target:
     verify: bool = True
     """Whether TLS certificates are verified; false only on an unprotected target."""
 
+    prometheus: str | None = None
+    """The Prometheus server the ``metrics`` fixture queries (an http(s) URL), or None."""
+    prometheus_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Headers sent to Prometheus only (never to ``base_url``)."""
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
         return {
@@ -124,6 +129,8 @@ class Target:
             "roles": {role: list(specs) for role, specs in self.roles.items()},
             "openapi": self.openapi,
             "contract": dict(self.contract),
+            "prometheus": self.prometheus,
+            "prometheus_headers": dict(self.prometheus_headers),
         }
 
     @classmethod
@@ -152,6 +159,8 @@ class Target:
             ),
             openapi=data.get("openapi"),
             contract=MappingProxyType(dict(data.get("contract") or {})),
+            prometheus=data.get("prometheus"),
+            prometheus_headers=MappingProxyType(dict(data.get("prometheus_headers") or {})),
         )
 
 
@@ -400,6 +409,11 @@ def resolve_target(
         key: interpolate(f"contract.{key}", value) if isinstance(value, str) else value
         for key, value in table.get("contract", {}).items()
     }
+    prometheus = _prometheus_url(interpolate, where, table)
+    prometheus_headers = {
+        key: interpolate(f"prometheus_headers.{key}", value)
+        for key, value in table.get("prometheus_headers", {}).items()
+    }
     return Target(
         name=name,
         base_url=base_url,
@@ -423,4 +437,20 @@ def resolve_target(
         roles=MappingProxyType(roles),
         openapi=openapi,
         contract=MappingProxyType(contract),
+        prometheus=prometheus,
+        prometheus_headers=MappingProxyType(prometheus_headers),
     )
+
+
+def _prometheus_url(
+    interpolate: _Interpolator, where: str, table: Mapping[str, Any]
+) -> str | None:
+    """The target's ``prometheus`` URL, checked; a password in it is a secret."""
+    if "prometheus" not in table:
+        return None
+    url = interpolate("prometheus", table["prometheus"])
+    _check_url(url, f"{where}.prometheus")
+    password = urlsplit(url).password
+    if password:
+        interpolate.secrets.add(unquote(password))
+    return url

@@ -9,8 +9,9 @@ know about *why* a run is or is not deployable is in this file.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 __all__ = [
     "CATEGORIES",
@@ -93,6 +94,13 @@ class CheckResult:
     """Each wait inside the check: what it waited for, attempts, milliseconds."""
     host: str | None = None
     """The host this instance of a host check ran on, or None for other checks."""
+    # Not compared or hashed: a result stays hashable, and two results of one check are
+    # the same result whatever their evaluations say.
+    metrics: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+    """The check's Prometheus evaluations: query, value, time, condition, passed."""
+    inconclusive: str | None = None
+    """Why this errored check says nothing about the release: its evidence source
+    (Prometheus) could not be asked. Such an error makes the run INCONCLUSIVE."""
 
     @property
     def check(self) -> str:
@@ -254,10 +262,12 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     The rules, in order (the first that applies wins the decision; every rule
     that applies adds its reason):
 
-    1. A blocking check failed or errored: NOT_DEPLOYABLE.
+    1. A blocking check failed or errored: NOT_DEPLOYABLE -- except an error
+       that only says the check's evidence source could not be asked
+       (``inconclusive``: Prometheus unreachable), which is rule 2's.
     2. The run was interrupted, crashed, ran out of budget, had collection
-       errors, a blocking check never ran, or no blocking check ran at all:
-       INCONCLUSIVE.
+       errors, a blocking check never ran, a blocking check could not ask its
+       evidence source, or no blocking check ran at all: INCONCLUSIVE.
        A soak whose failed rounds exceed its limit is NOT_DEPLOYABLE too.
     3. An advisory check failed, a blocking check passed only on a rerun, a
        blocking check was skipped or refused, or a soak had failed rounds within
@@ -268,7 +278,11 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
     facts = facts or RunFacts()
     blocking = [check for check in checks if check.blocking]
 
-    failed = [check for check in blocking if check.outcome in _BROKEN]
+    unjudged = [check for check in blocking
+                if check.outcome is Outcome.ERROR and check.inconclusive]
+    failed = [check for check in blocking
+              if check.outcome in _BROKEN and not (check.outcome is Outcome.ERROR
+                                                   and check.inconclusive)]
     broken: list[str] = []
     if failed:
         broken.extend(_failure_reasons(failed, checks))
@@ -290,12 +304,19 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
         inconclusive.append(f"worker {worker} crashed")
     if facts.budget_exhausted:
         inconclusive.append(f"time budget ran out: {facts.budget_exhausted}")
+    for check in unjudged[:5]:
+        inconclusive.append(f"blocking check {check.id} could not judge: {check.inconclusive}")
+    if len(unjudged) > 5:
+        inconclusive.append(f"{_plural(len(unjudged) - 5, 'more blocking check')} could not "
+                            "judge")
     not_run = [check for check in blocking if check.outcome is Outcome.NOT_RUN]
     if not_run:
         inconclusive.append(
             f"{_plural(len(not_run), 'blocking check')} did not run: {_names(not_run)}"
         )
-    if not any(check.outcome is Outcome.PASSED for check in blocking) and not broken:
+    if not any(check.outcome is Outcome.PASSED for check in blocking) and not (
+        broken or unjudged
+    ):
         inconclusive.append(
             "no blocking check ran" if checks else "no check was selected for this target"
         )

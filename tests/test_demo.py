@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from _service import EXAMPLES
+from conftest import IN_CI
 
 DEMO = EXAMPLES / "demo.py"
 
@@ -59,3 +62,39 @@ def test_demo_streams_the_commands_it_runs(demo_run: subprocess.CompletedProcess
     assert "python -m pytest_deployable gate " in out
     assert "\n   | " in out  # pytest's own output, indented
     assert str(Path(sys.executable)) not in out  # shown as `python`, as a person types it
+
+
+def test_demo_holds_the_release_on_its_error_rate(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    assert "== Metric analysis (Prometheus): the broken build's error rate ==" in out
+    if shutil.which("prometheus") is None:
+        if IN_CI:
+            pytest.fail("prometheus is missing in CI (apt-get install prometheus)",
+                        pytrace=False)
+        assert "  -> skipped: Prometheus is not installed on this machine" in out
+        return
+    assert ("  -> exit 1, verdict NOT_DEPLOYABLE: the release is held because its error rate "
+            "rose. The verdict file records:") in out
+    assert ('     query: sum(rate(shop_http_requests_total{code=~"5.."}[1m])) / '
+            "sum(rate(shop_http_requests_total[1m]))") in out
+    assert "     value: 0.25 at " in out
+    assert "(expected < 0.01)" in out
+
+
+def test_demo_without_prometheus_says_so_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without prometheus on its PATH
+    spec = importlib.util.spec_from_file_location("demo_module", DEMO)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "demo_module", module)  # dataclasses look it up
+    spec.loader.exec_module(module)
+    demo = module.Demo(tmp_path)
+    demo.metric_analysis()  # returns: no exception, so the demo goes on to exit 0
+    out = capsys.readouterr().out
+    assert "  -> skipped: Prometheus is not installed on this machine" in out
+    assert not demo.shops

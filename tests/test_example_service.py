@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 from _service import SHOP, RunningShop, free_port, running_shop, start_shop
+from conftest import require
 
 API_KEY = "test-key-5f1c"
 HEADERS = {"X-Api-Key": API_KEY}
@@ -238,3 +239,31 @@ def test_request_log_lines_are_json(good: RunningShop) -> None:
     get(good, "/version")
     for line in good.request_log.read_text().splitlines():
         assert set(json.loads(line)) == {"method", "path", "status"}
+
+
+def test_metrics_count_every_answer_by_status_code_without_the_api_key(
+    tmp_path: Path,
+) -> None:
+    require("prometheus_client")
+    with running_shop(tmp_path, api_key=API_KEY, extra_args=["--error-rate", "0.25"]) as shop:
+        codes = [get(shop, "/items").status_code for _ in range(8)]
+        assert codes == [200, 200, 200, 500] * 2  # every fourth, by count
+        assert requests.get(shop.url + "/health", timeout=5).status_code == 200
+        exposition = requests.get(shop.url + "/metrics", timeout=5)
+        assert exposition.status_code == 200
+        lines = exposition.text.splitlines()
+        assert 'shop_http_requests_total{code="200"} 7.0' in lines
+        assert 'shop_http_requests_total{code="500"} 2.0' in lines
+
+
+def test_the_error_rate_is_counted_from_the_start_and_refuses_nonsense(tmp_path: Path) -> None:
+    require("prometheus_client")
+    with running_shop(tmp_path) as shop:
+        lines = requests.get(shop.url + "/metrics", timeout=5).text.splitlines()
+        # Both counters exist before any request, so rate() has a sample to start from.
+        assert 'shop_http_requests_total{code="500"} 0.0' in lines
+        assert 'shop_http_requests_total{code="200"} 0.0' in lines
+    bad = subprocess.run([sys.executable, str(SHOP), "--error-rate", "1.5"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert bad.returncode == 2
+    assert "1.5 is not between 0 and 1" in bad.stderr

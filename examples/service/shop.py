@@ -1,6 +1,7 @@
 """A small shop HTTP JSON API: the service the example deployment checks run against.
 
-It uses only the standard library and listens on 127.0.0.1 only::
+It uses the standard library (and ``prometheus_client`` for ``/metrics``, when
+installed) and listens on 127.0.0.1 only::
 
     python examples/service/shop.py --port 0 --version 1.4.2 --port-file .demo/port
 
@@ -18,6 +19,8 @@ Endpoints::
     POST /items            201 the created item; 400 on a bad body (the one write endpoint)
     GET  /recommendations  200 {"items": [item, ...]}
     GET  /openapi.json     200 an OpenAPI 3.0 description of the above (openapi.json here)
+    GET  /metrics          200 Prometheus metrics: shop_http_requests_total{code="..."} counts
+                           every answer by status code (503 without prometheus_client)
 
 An item is ``{"id": int, "name": str, "price": number, "in_stock": bool}``.
 Errors are JSON too: ``{"error": "what went wrong"}``.
@@ -40,6 +43,12 @@ What ``--broken`` breaks -- a release candidate that must not ship:
 
 Everything else is unchanged: ``/health`` says ok and ``/version`` reports the
 version it was given, so the smoke checks pass and the build still must not ship.
+
+``--error-rate FRACTION`` answers that fraction of the requests to the API's
+endpoints (not ``/health``, ``/metrics``, ``/openapi.json``) with 500, evenly
+spread by counting requests (0.25: every fourth): the broken build whose error
+rate rises after a deploy, for metric analysis (``make demo`` runs ``--broken
+--error-rate 0.25`` under Prometheus).
 
 ``--break-contract KIND`` serves a build whose API drifted from ``openapi.json``
 in one way, and whose ``/openapi.json`` admits it (for contract drift checks):
@@ -78,8 +87,11 @@ HOST = "127.0.0.1"
 MAX_BODY_BYTES = 64 * 1024
 SLOW_RECOMMENDATIONS_SECONDS = 0.3
 MAX_NAME_LENGTH = 200  # NewItem.name.maxLength in openapi.json says the same
-#: Endpoints a load balancer or a newcomer may call without the API key.
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+#: Endpoints a load balancer, Prometheus or a newcomer may call without the API key.
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/metrics"})
+#: Status codes whose request counters exist from the start, so that Prometheus'
+#: rate() has a sample before the first request (a counter born at 40 has no rate).
+COUNTED_FROM_START = ("200", "500")
 
 SEED_ITEMS: tuple[tuple[str, float, bool], ...] = (
     ("Espresso beans, 1 kg", 24.5, True),
@@ -119,13 +131,25 @@ class Shop:
     break_contract: str | None = None
     api_key: str | None = None
     request_log: Path | None = None
+    error_rate: float = 0.0
     items: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    api_requests: int = 0
+    metrics: ShopMetrics | None = None
+
     def __post_init__(self) -> None:
         for name, price, in_stock in SEED_ITEMS:
             self.add_item(name, price, in_stock)
+        self.metrics = ShopMetrics.create()
+
+    def fails_now(self) -> bool:
+        """Whether this API request is one of the ``--error-rate`` share answered with 500."""
+        with self.lock:
+            self.api_requests += 1
+            count = self.api_requests
+        return math.floor(count * self.error_rate) > math.floor((count - 1) * self.error_rate)
 
     def add_item(self, name: str, price: float, in_stock: bool) -> dict[str, Any]:
         """Store a new item and return it with its id."""
@@ -169,6 +193,36 @@ class Shop:
         # One lock for every thread, so concurrent lines never interleave.
         with self.lock, self.request_log.open("a", encoding="utf-8") as log:
             log.write(line + "\n")
+
+
+@dataclass
+class ShopMetrics:
+    """The shop's Prometheus metrics, in a registry of its own."""
+
+    registry: Any
+    requests: Any
+    render: Any
+
+    @classmethod
+    def create(cls) -> ShopMetrics | None:
+        """The metrics, or None when prometheus_client is not installed."""
+        try:
+            from prometheus_client import CollectorRegistry, Counter, generate_latest
+        except ImportError:
+            return None
+        registry = CollectorRegistry()
+        requests = Counter("shop_http_requests", "HTTP requests answered, by status code",
+                           ["code"], registry=registry)
+        for code in COUNTED_FROM_START:
+            requests.labels(code=code)
+        return cls(registry, requests, generate_latest)
+
+    def count(self, status: int) -> None:
+        self.requests.labels(code=str(status)).inc()
+
+    def exposition(self) -> bytes:
+        data: bytes = self.render(self.registry)
+        return data
 
 
 def validate_new_item(body: Any) -> tuple[str, float, bool]:
@@ -232,6 +286,7 @@ _ALLOWED = {
     "/items": ("GET", "HEAD", "POST"),
     "/recommendations": ("GET", "HEAD"),
     "/openapi.json": ("GET", "HEAD"),
+    "/metrics": ("GET", "HEAD"),
 }
 
 Response = tuple[HTTPStatus, Any]
@@ -275,6 +330,9 @@ class ShopHandler(BaseHTTPRequestHandler):
         started = time.monotonic()
         path = urlsplit(self.path).path
         shop = self.server.shop
+        if path == "/metrics" and self.command in _ALLOWED["/metrics"]:
+            self._send_metrics(shop)
+            return
         try:
             body = self._read_body()
             status, payload = self._route(shop, self.command, path, body)
@@ -282,6 +340,8 @@ class ShopHandler(BaseHTTPRequestHandler):
             status, payload = exc.status, {"error": str(exc)}
         except Exception as exc:  # a bug here must still answer, not drop the connection
             status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"internal error: {exc}"}
+        if shop.metrics is not None:
+            shop.metrics.count(int(status))
         # Record before answering, so a client that got its response finds it logged.
         shop.record(
             self.client_address[0], self.command, path, int(status),
@@ -328,6 +388,9 @@ class ShopHandler(BaseHTTPRequestHandler):
                              HTTPStatus.METHOD_NOT_ALLOWED)
         if not self._authorized(shop, path):
             raise BadRequest("missing or wrong X-Api-Key", HTTPStatus.UNAUTHORIZED)
+        if shop.error_rate and path not in PUBLIC_PATHS and shop.fails_now():
+            raise BadRequest("internal error: the broken build failed this request",
+                             HTTPStatus.INTERNAL_SERVER_ERROR)
         if item_match:
             raw_id = item_match.group("id")
             item = shop.get_item(int(raw_id)) if raw_id.isdecimal() else None
@@ -375,6 +438,19 @@ class ShopHandler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
+    def _send_metrics(self, shop: Shop) -> None:
+        """Serve ``/metrics`` in Prometheus' text format (not counted, not logged)."""
+        if shop.metrics is None:
+            data, status = b"prometheus_client is not installed\n", HTTPStatus.SERVICE_UNAVAILABLE
+        else:
+            data, status = shop.metrics.exposition(), HTTPStatus.OK
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def _send(self, status: HTTPStatus, payload: Any, path: str) -> None:
         data = (json.dumps(payload, indent=None) + "\n").encode("utf-8")
         self.send_response(status)
@@ -413,6 +489,16 @@ def _port(value: str) -> int:
     return port
 
 
+def _fraction(value: str) -> float:
+    try:
+        fraction = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= fraction <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return fraction
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: port, version, the broken switch and the two files."""
     parser = argparse.ArgumentParser(description="A small shop JSON API for deployment demos.")
@@ -424,6 +510,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--break-contract", metavar="KIND", choices=CONTRACT_BREAKS,
                         help="serve a build that breaks the API contract in one way: "
                         + ", ".join(CONTRACT_BREAKS))
+    parser.add_argument("--error-rate", type=_fraction, default=0.0, metavar="FRACTION",
+                        help="answer this share of API requests with 500 (0.25: every fourth)")
     parser.add_argument("--port-file", type=Path,
                         help="write the chosen port here once listening")
     parser.add_argument("--request-log", type=Path,
@@ -440,6 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         break_contract=args.break_contract,
         api_key=os.environ.get("SHOP_API_KEY") or None,
         request_log=args.request_log,
+        error_rate=args.error_rate,
     )
     try:
         server = ShopServer(args.port, shop)
