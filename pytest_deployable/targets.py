@@ -101,6 +101,15 @@ class Target:
     verify: bool = True
     """Whether TLS certificates are verified; false only on an unprotected target."""
 
+    database: str | None = None
+    """A SQLAlchemy URL of the target's database (a secret); the schema check and ``db`` use it."""
+    schema_revision: str | None = None
+    """The schema revision this release expects (``--deploy-schema-revision`` overrides it)."""
+    schema_tool: str | None = None
+    """The migration tool whose history to read; None detects it from the tables present."""
+    alembic_ini: str | None = None
+    """The release's alembic.ini (absolute), whose script directory's head is expected."""
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
         return {
@@ -124,6 +133,10 @@ class Target:
             "roles": {role: list(specs) for role, specs in self.roles.items()},
             "openapi": self.openapi,
             "contract": dict(self.contract),
+            "database": self.database,
+            "schema_revision": self.schema_revision,
+            "schema_tool": self.schema_tool,
+            "alembic_ini": self.alembic_ini,
         }
 
     @classmethod
@@ -152,6 +165,10 @@ class Target:
             ),
             openapi=data.get("openapi"),
             contract=MappingProxyType(dict(data.get("contract") or {})),
+            database=data.get("database"),
+            schema_revision=data.get("schema_revision"),
+            schema_tool=data.get("schema_tool"),
+            alembic_ini=data.get("alembic_ini"),
         )
 
 
@@ -400,6 +417,7 @@ def resolve_target(
         key: interpolate(f"contract.{key}", value) if isinstance(value, str) else value
         for key, value in table.get("contract", {}).items()
     }
+    database = _database(interpolate, where, table)
     return Target(
         name=name,
         base_url=base_url,
@@ -423,4 +441,31 @@ def resolve_target(
         roles=MappingProxyType(roles),
         openapi=openapi,
         contract=MappingProxyType(contract),
+        database=database,
+        schema_revision=interpolate("schema_revision", table["schema_revision"])
+        if "schema_revision" in table
+        else None,
+        schema_tool=table.get("schema_tool"),
+        alembic_ini=str((targets.path.parent / table["alembic_ini"]).resolve())
+        if "alembic_ini" in table
+        else None,
     )
+
+
+def _database(interpolate: _Interpolator, where: str, table: Mapping[str, Any]) -> str | None:
+    """The target's database URL, checked; its password is a secret even when written literally."""
+    if "database" not in table:
+        return None
+    from .database import check_database_url  # SQLAlchemy only for targets with a database
+
+    value = interpolate("database", table["database"])
+    try:
+        checked = check_database_url(value)
+    except ValueError as exc:
+        raise TargetError(f"{where}.database {exc}") from None
+    if checked.password:
+        if len(checked.password) < MIN_SECRET_LENGTH:
+            raise TargetError(f"{where}.database: the password is shorter than "
+                              f"{MIN_SECRET_LENGTH} characters, too short to hide as a secret")
+        interpolate.secrets.add(checked.password)
+    return value
