@@ -22,7 +22,6 @@ from .state import SPEC, STATE, STATUS
 from .targets import Target
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
     from sqlalchemy.engine import Connection
 
     from .schema_history import Tool
@@ -128,7 +127,7 @@ def read_history(connection: Connection, tool_name: str | None) -> tuple[Tool, s
                            "history table as that tool writes it")
     from .schema_history import MAX_ROWS
 
-    query: Select[Any] = (
+    query: Any = (
         select(*(column(columns[name]).label(name) for name in tool.columns))
         .select_from(table(actual))
         .order_by(*(column(columns[name]) for name in tool.order_by))
