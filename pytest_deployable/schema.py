@@ -141,6 +141,8 @@ class SchemaCheck(pytest.Item):
     """The ``deployable::schema`` check item."""
 
     def runtest(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from .database import DatabaseUnavailable, connect, describe_error
         from .schema_history import HistoryError, compare, parse_expected
 
@@ -158,7 +160,7 @@ class SchemaCheck(pytest.Item):
             raise AssertionError(str(exc)) from None
         except HistoryError as exc:
             raise AssertionError(f"{where}: {exc}") from None
-        except Exception as exc:
+        except SQLAlchemyError as exc:
             raise AssertionError(f"{where}: cannot read the migration history: "
                                  f"{describe_error(exc)}") from None
         parents = None
