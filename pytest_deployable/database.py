@@ -73,7 +73,11 @@ _PHRASES = (
     ("no route to host", "unreachable: no route to the host"),
     ("network is unreachable", "unreachable: the network is unreachable"),
     ("server closed the connection", "the server closed the connection unexpectedly"),
-    ("ssl", "the TLS connection to the server failed"),
+    ("no pg_hba.conf entry", "the server's pg_hba.conf has no rule that lets this user in "
+     "from here"),
+    ("certificate", "the server's TLS certificate was not accepted"),
+    ("ssl error", "the TLS connection to the server failed"),
+    ("server does not support ssl", "the server does not support TLS, which the URL requires"),
     ("unable to open database file", "the SQLite database file does not exist or cannot be "
      "read (it is opened read-only, never created)"),
     ("file is not a database", "the SQLite file is not a database"),
@@ -137,8 +141,9 @@ def check_database_url(value: str) -> DatabaseUrl:
     url = _make_url(value)
     if url.drivername not in _DRIVERS:
         raise ValueError(
-            f"uses {url.drivername.split('+')[0]!r}; supported are postgresql:// (psycopg 3) and "
-            "sqlite:/// URLs, the two for which a read-only connection is built, not promised"
+            f"uses {url.drivername!r}; supported are postgresql:// (or postgresql+psycopg://, "
+            "psycopg 3) and sqlite:/// URLs, for which a read-only connection is built, "
+            "not promised"
         )
     if url.get_backend_name() == "sqlite" and not url.database:
         raise ValueError("is an in-memory SQLite database, which has no schema to check; "
@@ -225,7 +230,13 @@ def connect(value: str, *, target_name: str, timeout: float, writable: bool = Fa
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    engine = make_engine(value, timeout=timeout, writable=writable, base=base)
+    try:
+        engine = make_engine(value, timeout=timeout, writable=writable, base=base)
+    except ImportError as exc:
+        raise DatabaseUnavailable(
+            f"cannot connect to the database of target {target_name!r}: the driver "
+            f"{exc.name or 'module'} is not installed; install pytest-deployable[db]"
+        ) from None
     _refuse_writes(engine, target_name)
     try:
         try:

@@ -446,10 +446,17 @@ def resolve_target(
         if "schema_revision" in table
         else None,
         schema_tool=table.get("schema_tool"),
-        alembic_ini=str((targets.path.parent / table["alembic_ini"]).resolve())
-        if "alembic_ini" in table
-        else None,
+        alembic_ini=_alembic_ini(targets.path, where, table),
     )
+
+
+def _alembic_ini(path: Path, where: str, table: Mapping[str, Any]) -> str | None:
+    if "alembic_ini" not in table:
+        return None
+    ini = (path.parent / table["alembic_ini"]).resolve()
+    if not ini.is_file():
+        raise TargetError(f"{where}.alembic_ini: {ini} is not a file")
+    return str(ini)
 
 
 def _database(interpolate: _Interpolator, where: str, table: Mapping[str, Any]) -> str | None:

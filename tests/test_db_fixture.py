@@ -187,6 +187,10 @@ def test_an_unreachable_database_fails_the_check_without_the_url(
 @pytest.mark.parametrize(("table", "words"), [
     ('database = "mysql://app:Hunter-22@db/shop"\n',
      ["targets.staging.database uses 'mysql'", "postgresql://", "sqlite:///"]),
+    ('database = "postgresql+psycopg2://app:Hunter-22@db/shop"\n',
+     ["targets.staging.database uses 'postgresql+psycopg2'", "postgresql+psycopg://"]),
+    ('database = "sqlite:///x.db"\nalembic_ini = "nope/alembic.ini"\n',
+     ["targets.staging.alembic_ini:", "is not a file"]),
     ('database = "sqlite://"\n', ["targets.staging.database is an in-memory SQLite database"]),
     ('database = "not a url Hunter-22"\n', ["targets.staging.database is not a SQLAlchemy URL"]),
     ('database = "sqlite:///x.db"\nschema_tool = "rails"\n',
@@ -203,6 +207,22 @@ def test_bad_database_keys_are_usage_errors(
     result = pytester.runpytest("--deploy-target=staging")
     assert_usage_error(result, *words)
     assert "Hunter-22" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_targets_file(
+    pytester: pytest.Pytester
+) -> None:
+    folder = pytester.mkdir("deploy")
+    path = sqlite_items(folder / "shop.db")
+    folder.joinpath("targets.toml").write_text(
+        '[targets.staging]\ndatabase = "sqlite:///shop.db"\n')
+    pytester.makepyfile(test_db=WRITER.format(marks=""))
+    result = pytester.runpytest("--deploy-target=staging", "--deploy-targets-file",
+                                "deploy/targets.toml", "-p", "no:cacheprovider")
+    assert result.ret == 1  # the write is refused; the read found the seeded row
+    result.assert_outcomes(passed=1, failed=1)
+    assert sqlite_count(path) == 1
+    assert not (pytester.path / "shop.db").exists()
 
 
 def test_schema_revision_option_needs_a_database(
