@@ -81,6 +81,8 @@ _PHRASES = (
     ("unable to open database file", "the SQLite database file does not exist or cannot be "
      "read (it is opened read-only, never created)"),
     ("file is not a database", "the SQLite file is not a database"),
+    ("no such table", "a table it reads does not exist"),
+    ("no such column", "a column it reads does not exist"),
     ("database is locked", "the SQLite database is locked"),
     ("readonly database", "the connection is read-only"),
     ("read-only transaction", "the connection is read-only"),

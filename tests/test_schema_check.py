@@ -359,3 +359,24 @@ def test_faults_are_named_and_the_url_never_shown(
     leaks = [(piece, where) for piece in pieces for where, text in artifacts.items()
              if piece in text]
     assert leaks == []
+
+
+def test_a_database_that_does_not_exist_is_named(
+    pytester: pytest.Pytester, postgres: Any
+) -> None:
+    url = postgres.url(f"nothing_{secrets.token_hex(4)}")
+    result, verdict = run(pytester, f'database = "{url}"\nschema_revision = "1"\n')
+    assert_held(result, verdict, "cannot connect to the database of target 'staging'",
+                "does not exist")
+
+
+def test_a_history_the_user_may_not_read_is_named(
+    pytester: pytest.Pytester, postgres: Any
+) -> None:
+    name = postgres.create_database()
+    postgres.psql("; ".join([FLYWAY_TABLE, _flyway_row(1, "1", True)]), database=name)
+    role = f"nobody_{secrets.token_hex(4)}"
+    postgres.psql(f"CREATE ROLE {role} LOGIN PASSWORD 'Pw-{role}'")
+    url = f"postgresql://{role}:Pw-{role}@127.0.0.1:{postgres.port}/{name}"
+    result, verdict = run(pytester, f'database = "{url}"\nschema_revision = "1"\n')
+    assert_held(result, verdict, "cannot read the migration history: permission denied")

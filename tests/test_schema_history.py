@@ -233,6 +233,14 @@ def test_liquibase_failed_changeset_fails() -> None:
     assert "db/changelog.xml::2::dev" in message
 
 
+def test_liquibase_empty_table_fails() -> None:
+    ok, message = run("liquibase", [], "v1")
+    assert not ok
+    assert "found none" in message
+    ok, message = run("liquibase", [liquibase(1, "views", exectype="RERAN")], "views")
+    assert not ok
+
+
 def test_liquibase_missing_changeset() -> None:
     ok, message = run("liquibase", [liquibase(1, "1")], "3")
     assert not ok
