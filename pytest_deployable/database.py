@@ -191,6 +191,10 @@ def make_engine(value: str, *, timeout: float, writable: bool = False,
     options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
     if not writable:
         options += " -c default_transaction_read_only=on"
+    given = url.query.get("options")
+    if isinstance(given, str) and given:
+        # The URL's own ?options= are kept; ours come last, so they win.
+        options = f"{given} {options}"
     engine = create_engine(
         url, poolclass=NullPool,
         # libpq wants whole seconds, and treats anything below 2 as 2.

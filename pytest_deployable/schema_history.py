@@ -194,6 +194,10 @@ def _alembic(table: str, rows: Sequence[Mapping[str, Any]], expected: list[str],
         else:
             problems.append(f"found {shown(revision)}, on another branch")
     missing = [e for e in want if e not in found]
+    unknown = [e for e in want if parents is not None and e not in parents]
+    if unknown:
+        problems.append(f"and the expected {', '.join(shown(e) for e in unknown)} is not in "
+                        "this release's migrations")
     if not problems:
         problems.append("found " + found_text)
     detail = "; ".join(problems)

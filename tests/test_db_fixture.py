@@ -254,3 +254,15 @@ def test_sqlalchemy_is_imported_only_for_a_target_with_a_database(
         "('sqlalchemy', 'psycopg', 'alembic')]\n")
     result = pytester.runpytest_subprocess(f"--deploy-target={server.url}")
     assert result.ret == 0, result.stdout.str()
+
+
+def test_url_options_cannot_turn_read_only_off(
+    pytester: pytest.Pytester, pg_items: tuple[Any, str]
+) -> None:
+    postgres, name = pg_items
+    url = postgres.url(name) + "?options=-c%20default_transaction_read_only%3Doff"
+    result, verdict = run(pytester, f'database = "{url}"\n', WRITER.format(marks=""))
+    assert result.ret == 1
+    assert outcome(verdict, "test_reads")["outcome"] == "passed"
+    assert "refused a write" in outcome(verdict, "test_writes")["message"]
+    assert pg_count(pg_items) == 1

@@ -111,6 +111,12 @@ def test_alembic_revision_unknown_to_the_release_is_newer_or_another_branch() ->
     assert NEWER in message
 
 
+def test_alembic_expected_revision_unknown_to_the_scripts_is_said() -> None:
+    ok, message = run("alembic", [{"version_num": "0002"}], "9999", PARENTS)
+    assert not ok
+    assert "the expected '9999' is not in this release's migrations" in message
+
+
 def test_alembic_without_a_script_directory_still_names_both() -> None:
     ok, message = run("alembic", [{"version_num": "0001"}], "0002")
     assert not ok
