@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .contract_checks import ContractClient
+from .database import ReadOnlyDatabaseError
 from .markers import CheckSpec
 from .targets import Target
 from .verdict import Amendment, CheckResult, Decision, Outcome, Verdict
@@ -16,6 +17,7 @@ __all__ = [
     "ContractClient",
     "Decision",
     "Outcome",
+    "ReadOnlyDatabaseError",
     "RefusedRequest",
     "Target",
     "TargetSession",

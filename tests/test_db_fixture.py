@@ -266,3 +266,15 @@ def test_url_options_cannot_turn_read_only_off(
     assert outcome(verdict, "test_reads")["outcome"] == "passed"
     assert "refused a write" in outcome(verdict, "test_writes")["message"]
     assert pg_count(pg_items) == 1
+
+
+def test_a_check_can_expect_the_refusal(pytester: pytest.Pytester) -> None:
+    sqlite_items(pytester.path / "shop.db")
+    checks = (
+        "import pytest\nfrom pytest_deployable import ReadOnlyDatabaseError\n\n"
+        "@pytest.mark.smoke\ndef test_cannot_write(db):\n"
+        "    with pytest.raises(ReadOnlyDatabaseError, match=\"target 'staging'\"):\n"
+        "        db.exec_driver_sql(\"DELETE FROM items\")\n")
+    result, _ = run(pytester, 'database = "sqlite:///shop.db"\n', checks)
+    assert result.ret == 0, result.stdout.str()
+    assert sqlite_count(pytester.path / "shop.db") == 1
