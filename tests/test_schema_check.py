@@ -380,3 +380,31 @@ def test_a_history_the_user_may_not_read_is_named(
     url = f"postgresql://{role}:Pw-{role}@127.0.0.1:{postgres.port}/{name}"
     result, verdict = run(pytester, f'database = "{url}"\nschema_revision = "1"\n')
     assert_held(result, verdict, "cannot read the migration history: permission denied")
+
+
+def test_debug_logging_does_not_show_the_url(
+    pytester: pytest.Pytester, postgres: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debug logging and a failing check that used ``db`` show no piece of the URL.
+
+    (psycopg's connection repr names host, user and database; SQLAlchemy's pool would
+    log it at DEBUG, but SQLAlchemy keeps its loggers at WARNING unless configured.)
+    """
+    name = postgres.create_database()
+    postgres.psql("; ".join([FLYWAY_TABLE, _flyway_row(1, "1", True)]), database=name)
+    password = "Pw-" + secrets.token_urlsafe(12)
+    role = _reader(postgres, name, password)
+    url = f"postgresql://{role}:{password}@127.0.0.1:{postgres.port}/{name}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    pytester.makepyfile(test_db=(
+        "import pytest\n\n@pytest.mark.smoke\ndef test_reads(db):\n"
+        "    assert db.exec_driver_sql('SELECT 1').scalar() == 2\n"))
+    result, verdict = run(
+        pytester, 'database = "${DATABASE_URL}"\nschema_revision = "1"\n',
+        "-rA", "--log-level=DEBUG", "-o", "log_cli=true", "-o", "log_cli_level=DEBUG",
+        "--junitxml=junit.xml", subprocess=True)
+    assert result.ret == 1
+    assert schema_check(verdict)["outcome"] == "passed"
+    text = result.stdout.str() + result.stderr.str() + (pytester.path / "junit.xml").read_text()
+    text += json.dumps(verdict)
+    assert [piece for piece in (password, role, name) if piece in text] == []
