@@ -45,11 +45,13 @@ def _expected(config: pytest.Config, target: Target) -> str | None:
 
 
 def configure(config: pytest.Config, target: Target | None) -> None:
-    """Refuse ``--deploy-schema-revision`` for a target without a database (a usage error)."""
-    if config.option.deployable_schema_revision and (target is None or not target.database):
-        name = target.name if target is not None else "(none)"
+    """Refuse ``--deploy-schema-revision`` for a target without a database (a usage error).
+
+    Without a deploy target the option is ignored, like the other ``--deploy-*`` options.
+    """
+    if config.option.deployable_schema_revision and target is not None and not target.database:
         raise pytest.UsageError(
-            f"--deploy-schema-revision: target {name!r} has no database; add database = "
+            f"--deploy-schema-revision: target {target.name!r} has no database; add database = "
             "\"${DATABASE_URL}\" to its table in the targets file"
         )
 
