@@ -42,7 +42,9 @@ SHOP = ROOT / "examples" / "service" / "shop.py"
 SUITE = ROOT / "examples" / "deploy"
 GOOD_VERSION = "1.4.2"
 BROKEN_VERSION = "1.5.0"
-STEPS = 7
+SCHEMA_VERSION = "1.6.0"
+ALEMBIC_INI = ROOT / "examples" / "service" / "alembic.ini"
+STEPS = 9
 DESTRUCTIVE_CHECK = "test_created_item_can_be_read_back"
 METRIC_CHECKS = SUITE / "test_metrics.py"
 #: How many requests the demo sends to the broken build as its users would, and the
@@ -76,6 +78,9 @@ whether a build may ship. Nothing leaves 127.0.0.1.
   6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
   7. Verify the good build as protected production (target local-prod): expect the
      check that creates an item to be refused, and no POST to reach the shop.
+  8. Release {SCHEMA_VERSION} needs database migration 0002, which has not run (target
+     local-db): expect NOT_DEPLOYABLE (exit 1), held by the schema check.
+  9. Run the migration (alembic upgrade head) and check again: expect DEPLOYABLE (exit 0).
   Then, if Prometheus is installed: metric analysis. The broken build answers some
   requests with 500; Prometheus scrapes the shop, and the check that the error rate
   stays under 1% holds the release (NOT_DEPLOYABLE), with the query and its value.
@@ -213,8 +218,10 @@ class Demo:
             self.ok("(a refused check is a warning: the release is fine, but one check could "
                     "not run here)")
         self.ok(f"the shop logged {len(seen)} requests, none of them a POST, PUT, PATCH or DELETE")
-        self.check_secret_kept([good_verdict, broken_verdict, prod_verdict])
         shop.stop()
+        held_verdict, migrated_verdict = self.schema_steps()
+        self.check_secret_kept([good_verdict, broken_verdict, prod_verdict, held_verdict,
+                                migrated_verdict])
         self.metric_analysis()
 
         print(f"\nAll {STEPS} steps behaved as designed. Verdict files are in "
@@ -231,7 +238,7 @@ class Demo:
         binary = shutil.which("prometheus")
         if binary is None:
             self.ok("skipped: Prometheus is not installed on this machine (Debian: "
-                    "apt-get install prometheus); the seven steps above do not need it")
+                    "apt-get install prometheus); the numbered steps do not need it")
             return
         if importlib.util.find_spec("prometheus_client") is None:
             self.ok("skipped: prometheus_client is not installed in this Python, so the shop "
@@ -337,7 +344,51 @@ class Demo:
                 process.kill()
                 process.wait(timeout=STOP_TIMEOUT)
 
+    def schema_steps(self) -> tuple[Path, Path]:
+        """Steps 8 and 9: a release held until its database migration has run."""
+        held_verdict = self.workdir / "schema-held.json"
+        migrated_verdict = self.workdir / "schema-migrated.json"
+        database = self.workdir / "shop.db"
+        database.unlink(missing_ok=True)
+        self.env["SHOP_DB"] = str(database)
+
+        self.step(8, f"release {SCHEMA_VERSION} on a database whose migration has not run")
+        self.alembic("upgrade", "0001")
+        self.ok("the database is at revision 0001; this release's migrations end at 0002")
+        shop = self.start_shop("schema", SCHEMA_VERSION, broken=False, database=database)
+        code = self.pytest(shop, "local-db", SCHEMA_VERSION, held_verdict)
+        verdict = self.verdict(held_verdict, code)
+        self.expect(code == 1 and verdict["verdict"] == "NOT_DEPLOYABLE",
+                    f"expected exit 1 and NOT_DEPLOYABLE, got exit {code} and "
+                    f"{verdict['verdict']}")
+        schema = [c for c in verdict.get("checks", []) if c.get("id") == "deployable::schema"]
+        self.expect(bool(schema) and schema[0].get("outcome") == "failed",
+                    f"expected the schema check to fail, got {schema}")
+        self.expect("found '0001'" in str(schema[0].get("message")),
+                    f"expected the schema check to name revision 0001: {schema[0]}")
+        self.ok("exit 1, verdict NOT_DEPLOYABLE, because:")
+        for reason in verdict.get("reasons", []):
+            print(f"     - {reason}")
+        print(f"     deployable::schema: {schema[0]['message']}")
+
+        self.step(9, "run the migration (alembic upgrade head), then check again")
+        self.alembic("upgrade", "head")
+        code = self.pytest(shop, "local-db", SCHEMA_VERSION, migrated_verdict)
+        verdict = self.verdict(migrated_verdict, code)
+        self.expect(code == 0 and verdict["verdict"] == "DEPLOYABLE",
+                    f"expected exit 0 and DEPLOYABLE, got exit {code} and {verdict['verdict']}")
+        self.ok("exit 0, verdict DEPLOYABLE: the database is at the release's revision 0002")
+        shop.stop()
+        return held_verdict, migrated_verdict
+
     # -- helpers -----------------------------------------------------------------------------
+
+    def alembic(self, *command: str) -> None:
+        """Run Alembic on the demo's SQLite database, as a release pipeline's migrate step."""
+        args = [sys.executable, "-m", "alembic", "-c", _rel(ALEMBIC_INI), *command]
+        url = f"sqlite:///{self.env['SHOP_DB']}"
+        code = self.command(args, GATE_TIMEOUT, SHOP_DATABASE_URL=url)
+        self.expect(code == 0, f"expected alembic {' '.join(command)} to exit 0, got {code}")
 
     def step(self, number: int, title: str) -> None:
         """Announce a step so the newcomer can follow along in the plan printed first."""
@@ -356,7 +407,7 @@ class Demo:
             raise Unexpected(message)
 
     def start_shop(self, label: str, version: str, *, broken: bool,
-                   extra: Sequence[str] = ()) -> Shop:
+                   database: Path | None = None, extra: Sequence[str] = ()) -> Shop:
         """Start a shop on a free loopback port and wait until it listens."""
         port_file = self.workdir / f"{label}.port"
         request_log = self.workdir / f"{label}-requests.jsonl"
@@ -367,6 +418,8 @@ class Demo:
                 "--port-file", _rel(port_file), "--request-log", _rel(request_log)]
         if broken:
             args.append("--broken")
+        if database is not None:
+            args += ["--database", _rel(database)]
         args.extend(extra)
         print(f"$ {_shown(args)}", flush=True)
         with output.open("wb") as log:

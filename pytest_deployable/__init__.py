@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .contract_checks import ContractClient
+from .database import ReadOnlyDatabaseError
 from .markers import CheckSpec
 from .metrics import Metrics
 from .targets import Target
@@ -18,6 +19,7 @@ __all__ = [
     "Decision",
     "Metrics",
     "Outcome",
+    "ReadOnlyDatabaseError",
     "RefusedRequest",
     "Target",
     "TargetSession",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -13,9 +14,11 @@ from .targets import Target
 from .waiting import Display, Waited, poll, seconds
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from .http import TargetSession
 
-__all__ = ["Eventually", "deploy_target", "eventually", "http"]
+__all__ = ["Eventually", "db", "deploy_target", "eventually", "http"]
 
 T = TypeVar("T")
 
@@ -46,6 +49,35 @@ def http(request: pytest.FixtureRequest, deploy_target: Target) -> Iterator[Targ
     state = request.config.stash[STATE]
     with TargetSession(deploy_target, allow_unsafe=state.unsafe_allowed) as session:
         yield session
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, deploy_target: Target) -> Iterator[Connection]:
+    """A SQLAlchemy connection to the target's database, in a read-only transaction.
+
+    Only a check marked ``destructive``, run with ``--allow-destructive``, on an
+    unprotected target gets a writable one (committed when the check ends).
+    """
+    if not deploy_target.database:
+        pytest.fail(
+            f"deploy target {deploy_target.name!r} has no database; the db fixture needs one",
+            pytrace=False,
+        )
+    from pathlib import Path
+
+    from .database import DatabaseUnavailable, connect  # SQLAlchemy only when a check needs it
+
+    state = request.config.stash[STATE]
+    writable = state.unsafe_allowed() and not deploy_target.protected
+    base = Path(deploy_target.source).parent if deploy_target.source else None
+    with ExitStack() as stack:
+        try:
+            connection = stack.enter_context(connect(
+                deploy_target.database, target_name=deploy_target.name,
+                timeout=deploy_target.timeout, writable=writable, base=base))
+        except DatabaseUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield connection
 
 
 #: Each check's waits, kept on the item so the report can carry them.

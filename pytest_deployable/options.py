@@ -106,6 +106,11 @@ def add_options(parser: pytest.Parser) -> None:
         type=_count_option, default=0,
         help="how many soak rounds may fail before the verdict fails (default 0).",
     )
+    group.addoption(
+        "--deploy-schema-revision", dest="deployable_schema_revision", metavar="REVISION",
+        help="the database schema revision this release expects (overrides the target's "
+        "schema_revision); checked by the built-in deployable::schema check.",
+    )
     parser.addini("deploy_targets_file", "targets file, relative to the rootdir")
     parser.addini("deploy_verdict", "verdict file path (default deploy-verdict.json)")
     parser.addini("deploy_subject", "the artifact's name in the verdict")

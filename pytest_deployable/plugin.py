@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from . import hooks, hosts
+from . import hooks, hosts, schema
 from .contract_checks import contract, setup_contract_checks
-from .fixtures import NO_TARGET, deploy_target, eventually, http
+from .fixtures import NO_TARGET, db, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
 from .metrics_plugin import _deployable_prometheus, metrics
 from .metrics_plugin import register as register_metrics
@@ -39,7 +39,8 @@ from .targets import (
 )
 from .version import VERSION_CHECK_ID, VersionCheck
 
-__all__ = ["_deployable_prometheus", "contract", "deploy_target", "eventually", "http", "metrics"]
+__all__ = ["_deployable_prometheus", "contract", "db", "deploy_target", "eventually", "http",
+           "metrics"]
 
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
@@ -89,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = DeployState()
     config.stash[STATE] = state
     target = _resolve(config)
+    schema.configure(config, target)
     if target is None:
         return
     state.target = target
@@ -193,6 +195,9 @@ def pytest_collection_modifyitems(
         check.stash[SPEC] = CheckSpec(category="smoke", blocking=True)
         check.stash[STATUS] = None
         selected.insert(0, check)
+    schema_check = schema.schema_check(session, target)
+    if schema_check is not None:
+        selected.insert(0, schema_check)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     # A stable sort keeps collection order within a category.

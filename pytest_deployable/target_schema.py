@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "TargetError", "check_table"]
+__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "SCHEMA_TOOLS", "TargetError", "check_table"]
 
 #: A target (or role) name: letters, digits, ``_``, ``-`` and ``.``.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -19,6 +19,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class TargetError(Exception):
     """A user's mistake in the targets configuration; its message is one line for the user."""
 
+
+#: Migration tools whose history the schema check reads (see schema_history.py).
+SCHEMA_TOOLS = ("alembic", "django", "flyway", "liquibase")
 
 #: Every key a target table may hold, with the type its value must have, as
 #: the words a usage error shows.
@@ -43,6 +46,10 @@ KEYS: dict[str, str] = {
     "pacts (a list of Pact files or folders) and blocking (true/false)",
     "prometheus": "a string: the http(s) URL of the Prometheus server the metrics fixture asks",
     "prometheus_headers": "a table of strings (headers sent to Prometheus only)",
+    "database": "a string: a SQLAlchemy URL, postgresql://... or sqlite:///... (a secret)",
+    "schema_revision": "a string: the schema revision this release expects",
+    "schema_tool": "one of " + ", ".join(SCHEMA_TOOLS),
+    "alembic_ini": "a string: the release's alembic.ini, relative to this file",
 }
 
 #: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
@@ -62,8 +69,9 @@ def check_table(where: str, table: Mapping[str, Any]) -> None:
             _check_contract_table(f"{where}.contract", value)
         elif not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {KEYS[key]}, not {value!r}")
-    if not (table.get("base_url") or table.get("hosts") or table.get("roles")):
-        raise TargetError(f"{where} needs base_url, hosts, or both")
+    if not (table.get("base_url") or table.get("hosts") or table.get("roles")
+            or table.get("database")):
+        raise TargetError(f"{where} needs base_url, hosts, or both (or a database)")
     contract = table.get("contract", {})
     if ("generate" in contract or "served" in contract) and "openapi" not in table:
         raise TargetError(f"{where}.contract needs openapi, the contract to check against")
@@ -118,8 +126,10 @@ def _value_fits(key: str, value: Any) -> bool:
             and all(isinstance(v, str) for v in specs)
             for role, specs in value.items()
         )
-    if key == "openapi":
-        return isinstance(value, str) and bool(value)
+    if key in ("openapi", "database", "schema_revision", "alembic_ini"):
+        return isinstance(value, str) and bool(value.strip())
+    if key == "schema_tool":
+        return value in SCHEMA_TOOLS
     if key == "contract":
         return isinstance(value, dict)
     if key == "prometheus":

@@ -105,6 +105,14 @@ class Target:
     """The Prometheus server the ``metrics`` fixture queries (an http(s) URL), or None."""
     prometheus_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Headers sent to Prometheus only (never to ``base_url``)."""
+    database: str | None = None
+    """A SQLAlchemy URL of the target's database (a secret); the schema check and ``db`` use it."""
+    schema_revision: str | None = None
+    """The schema revision this release expects (``--deploy-schema-revision`` overrides it)."""
+    schema_tool: str | None = None
+    """The migration tool whose history to read; None detects it from the tables present."""
+    alembic_ini: str | None = None
+    """The release's alembic.ini (absolute), whose script directory's head is expected."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, used to hand the controller's target to xdist workers."""
@@ -131,6 +139,10 @@ class Target:
             "contract": dict(self.contract),
             "prometheus": self.prometheus,
             "prometheus_headers": dict(self.prometheus_headers),
+            "database": self.database,
+            "schema_revision": self.schema_revision,
+            "schema_tool": self.schema_tool,
+            "alembic_ini": self.alembic_ini,
         }
 
     @classmethod
@@ -161,6 +173,10 @@ class Target:
             contract=MappingProxyType(dict(data.get("contract") or {})),
             prometheus=data.get("prometheus"),
             prometheus_headers=MappingProxyType(dict(data.get("prometheus_headers") or {})),
+            database=data.get("database"),
+            schema_revision=data.get("schema_revision"),
+            schema_tool=data.get("schema_tool"),
+            alembic_ini=data.get("alembic_ini"),
         )
 
 
@@ -414,6 +430,7 @@ def resolve_target(
         key: interpolate(f"prometheus_headers.{key}", value)
         for key, value in table.get("prometheus_headers", {}).items()
     }
+    database = _database(interpolate, where, table)
     return Target(
         name=name,
         base_url=base_url,
@@ -439,6 +456,12 @@ def resolve_target(
         contract=MappingProxyType(contract),
         prometheus=prometheus,
         prometheus_headers=MappingProxyType(prometheus_headers),
+        database=database,
+        schema_revision=interpolate("schema_revision", table["schema_revision"])
+        if "schema_revision" in table
+        else None,
+        schema_tool=table.get("schema_tool"),
+        alembic_ini=_alembic_ini(targets.path, where, table),
     )
 
 
@@ -454,3 +477,31 @@ def _prometheus_url(
     if password:
         interpolate.secrets.add(unquote(password))
     return url
+
+
+def _alembic_ini(path: Path, where: str, table: Mapping[str, Any]) -> str | None:
+    if "alembic_ini" not in table:
+        return None
+    ini = (path.parent / table["alembic_ini"]).resolve()
+    if not ini.is_file():
+        raise TargetError(f"{where}.alembic_ini: {ini} is not a file")
+    return str(ini)
+
+
+def _database(interpolate: _Interpolator, where: str, table: Mapping[str, Any]) -> str | None:
+    """The target's database URL, checked; its password is a secret even when written literally."""
+    if "database" not in table:
+        return None
+    from .database import check_database_url  # SQLAlchemy only for targets with a database
+
+    value = interpolate("database", table["database"])
+    try:
+        checked = check_database_url(value)
+    except ValueError as exc:
+        raise TargetError(f"{where}.database {exc}") from None
+    if checked.password:
+        if len(checked.password) < MIN_SECRET_LENGTH:
+            raise TargetError(f"{where}.database: the password is shorter than "
+                              f"{MIN_SECRET_LENGTH} characters, too short to hide as a secret")
+        interpolate.secrets.add(checked.password)
+    return value

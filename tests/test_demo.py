@@ -38,10 +38,10 @@ def test_demo_announces_its_plan_and_every_step(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
     out = demo_run.stdout
-    for number in range(1, 8):
+    for number in range(1, 10):
         assert f"\n  {number}. " in out
-        assert f"== Step {number} of 7: " in out
-    assert "All 7 steps behaved as designed." in out
+        assert f"== Step {number} of 9: " in out
+    assert "All 9 steps behaved as designed." in out
 
 
 def test_demo_shows_each_verdict(demo_run: subprocess.CompletedProcess[str]) -> None:
@@ -98,3 +98,17 @@ def test_demo_without_prometheus_says_so_and_goes_on(
     out = capsys.readouterr().out
     assert "  -> skipped: Prometheus is not installed on this machine" in out
     assert not demo.shops
+def test_demo_holds_a_release_until_its_migration_has_run(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    held = out.index("== Step 8 of 9: ")
+    migrated = out.index("== Step 9 of 9: ")
+    step8, step9 = out[held:migrated], out[migrated:]
+    assert "alembic -c examples/service/alembic.ini upgrade 0001" in step8
+    assert "  -> exit 1, verdict NOT_DEPLOYABLE, because:" in step8
+    assert ("deployable::schema: target 'local-db' database (alembic): expected revision "
+            "'0002', found '0001': migrations have not run") in step8
+    assert "alembic -c examples/service/alembic.ini upgrade head" in step9
+    assert ("  -> exit 0, verdict DEPLOYABLE: the database is at the release's revision "
+            "0002") in step9

@@ -29,6 +29,11 @@ If ``SHOP_API_KEY`` is set in the service's environment, every endpoint except
 ``/health`` and ``/openapi.json`` needs the header ``X-Api-Key`` with that value
 (401 otherwise); that is why the example targets send it.
 
+With ``--database PATH`` (a SQLite file whose schema ``examples/service/migrations``
+manages with Alembic), every item created through ``POST /items`` is also stored
+there, with the ``sku`` column that migration 0002 adds: on a database whose
+migrations have not run, ``POST /items`` fails (500). The file is never created.
+
 Every request is logged as one line to stderr and, with ``--request-log PATH``,
 appended to PATH as a JSON line ``{"method": ..., "path": ..., "status": ...}``,
 so a test can prove which requests reached the service (for example: no POST).
@@ -70,6 +75,7 @@ import math
 import os
 import re
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -132,6 +138,7 @@ class Shop:
     api_key: str | None = None
     request_log: Path | None = None
     error_rate: float = 0.0
+    database: Path | None = None
     items: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -158,6 +165,23 @@ class Shop:
             self.items[self.next_id] = item
             self.next_id += 1
             return dict(item)
+
+    def save(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Store a created item in the SQLite database too, when the shop has one."""
+        if self.database is None:
+            return item
+        # mode=rw: a wrong path is an error, not a new empty database.
+        connection = sqlite3.connect(f"file:{self.database}?mode=rw", uri=True)
+        try:
+            with connection:
+                connection.execute(
+                    "INSERT INTO items (name, price_cents, in_stock, sku) VALUES (?, ?, ?, ?)",
+                    (item["name"], round(item["price"] * 100), item["in_stock"],
+                     f"SKU-{item['id']:06d}"),
+                )
+        finally:
+            connection.close()
+        return item
 
     def list_items(self, sort: str = "id") -> list[dict[str, Any]]:
         """Every item, ordered by ``sort`` (then id), as the API shows it."""
@@ -405,8 +429,8 @@ class ShopHandler(BaseHTTPRequestHandler):
         if path == "/version":
             return HTTPStatus.OK, {"version": shop.version}
         if path == "/items" and method == "POST":
-            return HTTPStatus.CREATED, shop.present(shop.add_item(*validate_new_item(
-                self._json(body))))
+            return HTTPStatus.CREATED, shop.present(shop.save(shop.add_item(*validate_new_item(
+                self._json(body)))))
         if path == "/items":
             return HTTPStatus.OK, shop.list_items(self._sort(shop))
         if path == "/recommendations":
@@ -514,6 +538,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="answer this share of API requests with 500 (0.25: every fourth)")
     parser.add_argument("--port-file", type=Path,
                         help="write the chosen port here once listening")
+    parser.add_argument("--database", type=Path,
+                        help="a SQLite file (migrated with Alembic) that keeps created items")
     parser.add_argument("--request-log", type=Path,
                         help="append every request here as a JSON line")
     return parser.parse_args(argv)
@@ -529,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=os.environ.get("SHOP_API_KEY") or None,
         request_log=args.request_log,
         error_rate=args.error_rate,
+        database=args.database,
     )
     try:
         server = ShopServer(args.port, shop)
