@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import hooks, hosts
+from . import hooks, hosts, signing
 from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
@@ -89,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     target = _resolve(config)
     if target is None:
         return
+    target = signing.configure(config, target, worker=is_worker(config))
     state.target = target
     state.redactor = Redactor(target.secrets)
     if is_worker(config):
