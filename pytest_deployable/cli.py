@@ -226,8 +226,10 @@ def _show(args: argparse.Namespace) -> int:
         return EXIT_BAD_FILE
     statement = document.statement
     if args.format == "json":
-        # The statement as it was, plus one key that says who signed it (not in-toto's).
-        text = json.dumps({**statement, "signature": document.signature_facts()}, indent=2)
+        # The statement as it was; for a signed file (or with --key), plus one key
+        # that says who signed it and whether it verified (not in-toto's).
+        signature = {"signature": document.signature_facts()} if document.signed or keys else {}
+        text = json.dumps({**statement, **signature}, indent=2)
     else:
         from . import summary
 

@@ -156,24 +156,25 @@ def run_gate(
         return TrustedResult(GateResult(code, f"{source}: {message}"), document, policy,
                              document.statement if document else None)
 
+    why = "--key" if keys else f"{policy.label}: require_signature" if policy else ""
+    rule = f"signature required by {why}" if required else "signature"
     try:
         document = open_document(data, trusted)
     except SignatureError as exc:
-        return refuse(EXIT_SIGNATURE, f"signature: {exc}")
+        return refuse(EXIT_SIGNATURE, f"{rule}: {exc}")
     except VerdictFileError as exc:
         return refuse(EXIT_BAD_FILE, str(exc))
     statement = document.statement
     if required:
-        why = "--key" if keys else f"{policy.label}: require_signature" if policy else ""
         if not trusted:
             return refuse(EXIT_SIGNATURE, f"signature: required by {why}, but no trusted key "
                           "is given (trusted_keys or --key)", document)
         if document.verified_by is None:
-            return refuse(EXIT_SIGNATURE, f"signature required by {why}: {document.problem}",
-                          document)
+            return refuse(EXIT_SIGNATURE, f"{rule}: {document.problem}", document)
     elif document.signed and document.problem is not None:
-        # Not required, but an envelope that says it is something else is not a verdict.
-        return refuse(EXIT_SIGNATURE, f"signature: {document.problem}", document)
+        # Not required, but a signature that trusted keys refute, or an envelope
+        # that says it holds something else, is not evidence to pass on.
+        return refuse(EXIT_SIGNATURE, f"{rule}: {document.problem}", document)
     if subject is not None and not subject_matches(statement, subject):
         return refuse(EXIT_MISMATCH, f"is not for the artifact sha256:{subject.sha256[:16]}… "
                       f"(it binds {_bound(statement)})", document)
