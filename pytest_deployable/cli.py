@@ -181,7 +181,7 @@ def _gate(args: argparse.Namespace) -> int:
         trusted = run_gate(
             args.file, target=args.target, version=args.version, max_age=args.max_age,
             strict=args.strict, keys=args.key, subject=args.subject, policy_path=args.policy,
-            allow_partial=args.allow_partial, now=now, cwd=Path.cwd(),
+            allow_partial=args.allow_partial, now=now, cwd=Path(),
         )
     except GateUsage as exc:
         if args.emit_vsa is not None:

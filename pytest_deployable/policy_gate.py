@@ -167,8 +167,8 @@ def run_gate(
     statement = document.statement
     if required:
         if not trusted:
-            return refuse(EXIT_SIGNATURE, f"signature: required by {why}, but no trusted key "
-                          "is given (trusted_keys or --key)", document)
+            return refuse(EXIT_SIGNATURE, f"{rule}, but no trusted key is given "
+                          "(trusted_keys or --key)", document)
         if document.verified_by is None:
             return refuse(EXIT_SIGNATURE, f"{rule}: {document.problem}", document)
     elif document.signed and document.problem is not None:
