@@ -86,6 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", description if name in description else name)
     state = DeployState()
     config.stash[STATE] = state
+    if not is_worker(config):
+        signing.check_spelling(config)
     target = _resolve(config)
     if target is None:
         return

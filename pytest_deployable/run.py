@@ -71,10 +71,11 @@ class DeployRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # Before the terminal reporter prints its header (it runs trylast).
+        # Before the terminal reporter prints its header (it runs trylast). Workers
+        # too: under -s their checks print straight to the terminal.
+        protect_terminal(self.config, self.state.redactor)
         if is_worker(self.config):
             return
-        protect_terminal(self.config, self.state.redactor)
         self.session = session
         if self.config.option.deployable_soak and self.config.getoption("dist", "no") != "no":
             raise pytest.UsageError(

@@ -9,6 +9,7 @@ so a bad one is a usage error before any check runs.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from .provenance import Artifact, parse_artifact
 from .targets import Target
 
 __all__ = [
-    "ARTIFACT", "SIGNING_KEY_VARIABLE", "SIGN_KEY", "configure", "subject_entries",
-    "subject_name", "verdict_text",
+    "ARTIFACT", "SIGNING_KEY_VARIABLE", "SIGN_KEY", "check_spelling", "configure",
+    "subject_entries", "subject_name", "verdict_text",
 ]
 
 #: The environment variable that holds a signing key's PEM text (a secret).
@@ -40,24 +41,54 @@ def _two_words(config: pytest.Config, option: str) -> str | None:
     return None
 
 
-def _check_rootdir(config: pytest.Config, option: str, path: Path) -> None:
-    """Refuse ``--opt PATH`` where pytest let PATH choose the rootdir.
+def _rootdir_without_it(config: pytest.Config) -> Path | None:
+    """The rootdir pytest would pick from the real test-path arguments alone, if it can say.
 
-    pytest picks the rootdir before it knows this plugin's options, so in
-    ``--opt PATH`` it takes PATH for a test path, and a PATH outside the
-    directory pytest runs in moves the rootdir (and the ini file it reads) there.
-    ``--opt=PATH`` is one word and never has this problem.
+    Uses pytest's own ``determine_setup`` (not public API, so every failure to
+    call it falls back to the cautious rule in :func:`_check_rootdir`).
+    """
+    try:
+        from _pytest.config.findpaths import determine_setup
+    except ImportError:  # pragma: no cover - a pytest that moved it
+        return None
+    params = inspect.signature(determine_setup).parameters
+    offered: dict[str, Any] = {
+        "inifile": None,
+        "args": [str(a) for a in config.known_args_namespace.file_or_dir],
+        "rootdir_cmd_arg": None,
+        "invocation_dir": config.invocation_params.dir,
+        "override_ini": config.option.override_ini,
+        "config": None,
+    }
+    try:
+        found = determine_setup(**{k: v for k, v in offered.items() if k in params})
+    except Exception:  # pragma: no cover - any change in pytest's internals
+        return None
+    return Path(found[0])
+
+
+def _check_rootdir(config: pytest.Config, option: str, path: Path) -> None:
+    """Refuse ``--opt PATH`` where PATH moved pytest's rootdir.
+
+    pytest picks the rootdir (and the ini file) before it knows this plugin's
+    options, so in ``--opt PATH`` it takes PATH for a test path, and a PATH
+    outside the project moves the rootdir there. ``--opt=PATH`` is one word and
+    never has this problem; ``--opt PATH`` is accepted where the rootdir is the
+    one the run would have had anyway.
     """
     given = _two_words(config, option)
     if given is None or config.option.inifilename or config.option.rootdir:
         return
-    here = config.invocation_params.dir.resolve()
-    where = path.resolve()
-    if where.exists() and here not in where.parents and where != here:
+    expected = _rootdir_without_it(config)
+    if expected is not None:
+        moved = expected.resolve() != config.rootpath.resolve()
+    else:
+        here = config.invocation_params.dir.resolve()
+        moved = here not in path.resolve().parents
+    if moved:
         raise pytest.UsageError(
-            f"{option} {given}: written as two words, pytest takes {given} into account "
-            f"when it picks the rootdir (it picked {config.rootpath}); write "
-            f"{option}={given}"
+            f"{option} {given}: written as two words, pytest took {given} into account "
+            f"when it picked the rootdir ({config.rootpath}); write {option}={given}"
         )
 
 
@@ -70,7 +101,6 @@ def _load_key(config: pytest.Config) -> tuple[Any, str]:
     try:
         if path:
             full = config.invocation_params.dir / path
-            _check_rootdir(config, "--deploy-sign-key", full)
             key = load_private_key(full)
             return key, full.read_text(encoding="ascii")
         if pem.strip():
@@ -80,31 +110,55 @@ def _load_key(config: pytest.Config) -> tuple[Any, str]:
     return None, ""
 
 
-def _subject_option(config: pytest.Config) -> tuple[str, Path, str]:
-    """``--deploy-subject`` or ini ``deploy_subject``: the value, its base directory, its name."""
-    given = config.option.deployable_subject
-    if given:
-        return given, config.invocation_params.dir, "--deploy-subject"
-    return str(config.getini("deploy_subject") or ""), config.rootpath, "deploy_subject (ini)"
+def _subject_values(config: pytest.Config) -> list[tuple[str, Path, str]]:
+    """``--deploy-subject`` and ini ``deploy_subject``, where given: value, base, name."""
+    values = []
+    if config.option.deployable_subject:
+        values.append((config.option.deployable_subject, config.invocation_params.dir,
+                       "--deploy-subject"))
+    ini = str(config.getini("deploy_subject") or "")
+    if ini:
+        values.append((ini, config.rootpath, "deploy_subject (ini)"))
+    return values
+
+
+def _parse(value: str, base: Path, option: str) -> Artifact | None:
+    try:
+        return parse_artifact(value, base, option=option)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _artifact(config: pytest.Config) -> Artifact | None:
-    given, base, option = _subject_option(config)
-    if not given:
-        return None
-    try:
-        artifact = parse_artifact(given, base, option=option)
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if artifact is not None and not given.startswith("sha256:") and "@sha256:" not in given:
-        _check_rootdir(config, "--deploy-subject", base / given)
-    return artifact
+    """The artifact the option (else the ini key) binds the verdict to, if it names one."""
+    for given, base, option in _subject_values(config):
+        artifact = _parse(given, base, option)
+        if artifact is not None:
+            if not given.startswith("sha256:") and "@sha256:" not in given:
+                _check_rootdir(config, "--deploy-subject", base / given)
+            return artifact
+        if option == "--deploy-subject":
+            return None  # a plain name given on the command line overrides the ini
+    return None
 
 
 def subject_name(config: pytest.Config) -> str | None:
-    """``--deploy-subject`` when it is a plain name (the subject's name), else None."""
-    given, _, _ = _subject_option(config)
-    return given if given and config.stash.get(ARTIFACT, None) is None else None
+    """The subject's name: the option, else the ini key, whichever is a plain name."""
+    for given, base, option in _subject_values(config):
+        if _parse(given, base, option) is None:
+            return given
+    return None
+
+
+def check_spelling(config: pytest.Config) -> None:
+    """Refuse ``--deploy-sign-key PATH`` where PATH moved the rootdir, before the target is read.
+
+    Checked first, so that the user learns the cause, not a consequence such as a
+    targets file that is not found under the wrong rootdir.
+    """
+    path = config.option.deployable_sign_key
+    if path:
+        _check_rootdir(config, "--deploy-sign-key", config.invocation_params.dir / path)
 
 
 def configure(config: pytest.Config, target: Target, worker: bool) -> Target:

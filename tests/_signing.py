@@ -13,6 +13,18 @@ from conftest import require
 from pytest_deployable.cli import main
 from pytest_deployable.keys import PrivateKey, keygen
 
+# Imported once, before any pytester run: pytester restores sys.modules after an
+# in-process run, and a second copy of cryptography's Python modules would not
+# recognise the first copy's objects (the same reason conftest imports requests).
+try:
+    import cryptography.hazmat.primitives.asymmetric.ec
+    import cryptography.hazmat.primitives.asymmetric.ed25519
+    import cryptography.hazmat.primitives.serialization  # noqa: F401
+    import securesystemslib.dsse
+    import securesystemslib.signer  # noqa: F401
+except ImportError:  # require() fails or skips the tests that need them
+    pass
+
 
 def make_keys(where: Path, name: str = "ci", algorithm: str = "ed25519") -> PrivateKey:
     """A key pair written as the user gets it: ``deployable keygen`` semantics."""

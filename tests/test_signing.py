@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _signing import b64, make_keys, payload_of, run, sslib_public, sslib_signer, spki_keyid
+from _signing import b64, make_keys, payload_of, run, spki_keyid, sslib_public, sslib_signer
 from conftest import require
 
 from pytest_deployable.attestation import RunInfo, dump, to_statement, write_atomic
