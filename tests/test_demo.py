@@ -59,3 +59,20 @@ def test_demo_streams_the_commands_it_runs(demo_run: subprocess.CompletedProcess
     assert "python -m pytest_deployable gate " in out
     assert "\n   | " in out  # pytest's own output, indented
     assert str(Path(sys.executable)) not in out  # shown as `python`, as a person types it
+
+
+def test_demo_signs_its_verdicts_and_gates_them_with_a_key_and_a_policy(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    assert "python -m pytest_deployable keygen " in out
+    assert "   | deployable keygen: wrote " in out
+    assert "--deploy-sign-key=" in out
+    gates = [line for line in out.splitlines()
+             if line.startswith("$ python -m pytest_deployable gate")]
+    assert len(gates) == 2
+    assert all(" --key " in line and " --policy " in line for line in gates)
+    assert "; signed by " in out
+    assert "  -> the signature verified with the public key, and the verdict meets the policy" \
+        in out.splitlines()
+    assert "the signing key appear in no verdict file and no output" in out
