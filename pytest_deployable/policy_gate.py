@@ -29,7 +29,6 @@ from .gate import (
     GateResult,
     VerdictFileError,
     _one_line,
-    check_statement,
     evaluate,
     read_json,
 )
@@ -102,7 +101,8 @@ def _peek_target(data: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _policy(path: Path | None, target: str | None, cwd: Path) -> Policy | None:
+def _policy(path: Path | None, target: str | None, data: Any, cwd: Path) -> Policy | None:
+    """The policy for the gate's target (else the one the file claims), if there is a file."""
     if path is None:
         default = cwd / DEFAULT_POLICY_FILE
         if not default.exists():
@@ -112,6 +112,8 @@ def _policy(path: Path | None, target: str | None, cwd: Path) -> Policy | None:
         policy_file = load_policy(path)
     except PolicyError as exc:
         raise GateUsage(str(exc)) from None
+    if target is None:
+        target = _peek_target(data)
     return policy_file.for_target(target if target is not None else "*")
 
 
@@ -148,7 +150,7 @@ def run_gate(
         data = read_json(path)
     except VerdictFileError as exc:
         return TrustedResult(GateResult(EXIT_BAD_FILE, str(exc)))
-    policy = _policy(policy_path, target if target is not None else _peek_target(data), cwd)
+    policy = _policy(policy_path, target, data, cwd)
     trusted = _keys([*keys, *(policy.trusted_keys if policy else ())])
     required = bool(keys) or (policy is not None and policy.require_signature)
 
@@ -178,7 +180,6 @@ def run_gate(
     if subject is not None and not subject_matches(statement, subject):
         return refuse(EXIT_MISMATCH, f"is not for the artifact sha256:{subject.sha256[:16]}… "
                       f"(it binds {_bound(statement)})", document)
-    check_statement(statement)
     result = evaluate(statement, target=target, version=version, max_age=max_age,
                       strict=strict, now=now, source=source)
     if result.ok and policy is not None:
