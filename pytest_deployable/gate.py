@@ -50,7 +50,8 @@ EXIT_CODES_HELP = """\
 exit codes:
   0  deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
   1  NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
-  2  usage error: bad command-line arguments
+  2  usage error: bad command-line arguments, or a key, policy or VSA file
+     that cannot be used
   3  the file is missing, unreadable or not a trustworthy verdict (truncated,
      not JSON, wrong shape, newer schema, inconsistent, finished in the future)
   4  the verdict is for another target, version or artifact (--subject)

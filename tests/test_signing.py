@@ -396,3 +396,15 @@ def test_a_public_key_that_is_not_usable_is_a_usage_error(
         "", "deployable gate: junk.pub: not a PEM public key (SubjectPublicKeyInfo)\n")
     assert run(capsys, "gate", "v.json", "--key", "missing.pub")[0] == 2
     assert run(capsys, "gate", "v.json", "--key", "ci.key")[0] == 2
+
+
+def test_gate_help_lists_the_new_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "gate", "--help")
+
+    assert code == 0
+    words = " ".join(out.split())  # wrapping differs between Python versions
+    assert "7 the verdict breaks the policy (partial run, a required check missing" in words
+    assert "8 a signature is required (--key, or require_signature) and none verifies" in words
+    for option in ("--key PUB", "--subject ARTIFACT", "--policy FILE", "--allow-partial",
+                   "--emit-vsa FILE", "--sign-key KEY"):
+        assert option in words
