@@ -150,6 +150,8 @@ class VerdictDocument:
             return f"signed by {trusted.verified_by}, verified with {trusted.key_source}"
         ids = ", ".join(_one_line(s.keyid or "(no keyid)") for s in self.signatures)
         if all(s.verified is None for s in self.signatures):
+            if self.problem is not None:
+                return f"signed by {ids}, NOT usable: {self.problem}"
             return f"signed by {ids}, not verified (no key given)"
         return f"signed by {ids}, NOT verified: {self.problem}"
 

@@ -248,7 +248,11 @@ def keygen(prefix: Path, algorithm: str = "ed25519", *, force: bool = False) -> 
 
 
 def pem_secrets(text: str) -> list[str]:
-    """Pieces of a PEM private key to redact: the whole text, its body, and each body line."""
+    """Pieces of a PEM private key to redact: its base64 body, whole and line by line.
+
+    The armour lines (``-----BEGIN PRIVATE KEY-----``) are not secret, and
+    masking them would mask every run of dashes in the output.
+    """
     lines = [line.strip() for line in text.strip().splitlines()]
     body = [line for line in lines if line and not line.startswith("-----")]
-    return [text, text.strip(), "".join(body), *body]
+    return ["".join(body), *(line for line in body if len(line) >= 6)]
