@@ -151,7 +151,7 @@ def subject_name(config: pytest.Config) -> str | None:
 
 
 def check_spelling(config: pytest.Config) -> None:
-    """Refuse ``--deploy-sign-key PATH`` where PATH moved the rootdir, before the target is read.
+    """Refuse ``--deploy-sign-key PATH`` or ``--deploy-subject PATH`` where PATH moved the rootdir.
 
     Checked first, so that the user learns the cause, not a consequence such as a
     targets file that is not found under the wrong rootdir.
@@ -159,6 +159,9 @@ def check_spelling(config: pytest.Config) -> None:
     path = config.option.deployable_sign_key
     if path:
         _check_rootdir(config, "--deploy-sign-key", config.invocation_params.dir / path)
+    subject = config.option.deployable_subject
+    if subject and not subject.startswith("sha256:") and "@sha256:" not in subject:
+        _check_rootdir(config, "--deploy-subject", config.invocation_params.dir / subject)
 
 
 def configure(config: pytest.Config, target: Target, worker: bool) -> Target:

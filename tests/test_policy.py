@@ -291,3 +291,19 @@ def test_a_missing_policy_file_given_by_option_is_a_usage_error(
 
     assert run(capsys, "gate", "v.json", "--policy", "nope.toml") == (
         2, "", "deployable gate: nope.toml: policy file not found\n")
+
+
+def test_trusted_keys_refute_a_foreign_signature_even_when_not_required(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_keys(here, "ci")
+    intruder = make_keys(here, "intruder")
+    data = statement()
+    Path("v.json").write_text(json.dumps(seal(data, intruder, dump(data))))
+    policy('[policy.production]\ntrusted_keys = ["ci.pub"]\n')
+
+    code, message = gate(capsys)
+
+    assert code == 8
+    assert message == (f"v.json: signature: signed by {intruder.keyid}, which is not a trusted "
+                       f"key (trusted: {load_private_key(Path('ci.key')).keyid})")

@@ -243,6 +243,25 @@ def test_deploy_subject_binds_a_file_and_the_gate_checks_it(
     assert gate(verdict, "--subject", "sha256:" + "0" * 64) == 4
 
 
+def test_a_subject_file_outside_the_project_needs_the_one_word_spelling(
+    pytester: pytest.Pytester, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    artifact = tmp_path_factory.mktemp("dist") / "shop.whl"
+    artifact.write_bytes(b"bytes")
+
+    two_words = pytester.runpytest_subprocess("--deploy-target=staging", "-p",
+                                              "no:cacheprovider", "--deploy-subject",
+                                              str(artifact))
+    one_word = pytester.runpytest_subprocess("--deploy-target=staging", "-p",
+                                             "no:cacheprovider", f"--deploy-subject={artifact}")
+
+    assert two_words.ret == 4
+    assert f"write --deploy-subject={artifact}" in two_words.stderr.str()
+    assert one_word.ret == 0
+    data = json.loads((project / "deploy-verdict.json").read_text())
+    assert data["subject"][1]["digest"]["sha256"] == hashlib.sha256(b"bytes").hexdigest()
+
+
 @pytest.mark.parametrize("value", [
     "registry.example/shop@sha256:" + "ab" * 32,
     "sha256:" + "ab" * 32,
