@@ -180,10 +180,12 @@ def run_gate(
     if subject is not None and not subject_matches(statement, subject):
         return refuse(EXIT_MISMATCH, f"is not for the artifact sha256:{subject.sha256[:16]}… "
                       f"(it binds {_bound(statement)})", document)
+    # One decision on partial runs, for the policy's rule and for any other
+    # reader of ``selection.complete``: the policy's allow_partial, else the flag.
+    allowed, rule = partial_allowed(allow_partial, policy)
     result = evaluate(statement, target=target, version=version, max_age=max_age,
                       strict=strict, now=now, source=source)
     if result.ok and policy is not None:
-        allowed, rule = partial_allowed(allow_partial, policy)
         broken = violation(statement, policy, allow_partial=allowed, partial_rule=rule, now=now)
         if broken is not None:
             result = GateResult(EXIT_POLICY, f"{source}: {broken}", result.verdict,

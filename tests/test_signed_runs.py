@@ -131,6 +131,17 @@ def test_the_environment_key_signs_leaks_nowhere_and_xdist_signs_the_same(
 ) -> None:
     require("xdist")
     (project / "tests" / "test_leaky.py").write_text(LEAKY)
+    # Each process says whether it holds a signing key: only the controller may.
+    (project / "tests" / "conftest.py").write_text(
+        "import pytest\n"
+        "from pytest_deployable.signing import SIGN_KEY\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_sessionstart(session):\n"
+        "    config = session.config\n"
+        "    name = getattr(config, 'workerinput', {}).get('workerid', 'controller')\n"
+        "    held = config.stash.get(SIGN_KEY, None) is not None\n"
+        "    (config.rootpath / f'holds-key-{name}.txt').write_text(str(held))\n"
+    )
     pem = (project / "keys" / "ci.key").read_text()
     monkeypatch.setenv("DEPLOYABLE_SIGNING_KEY", pem)
     pieces = [line for line in pem.splitlines() if line and not line.startswith("-----")]
@@ -155,6 +166,10 @@ def test_the_environment_key_signs_leaks_nowhere_and_xdist_signs_the_same(
                  if piece in text]
         assert leaks == []
         assert "***" in texts["stdout"]  # the check really tried to leak it
+
+    held = {path.name: path.read_text() for path in project.glob("holds-key-*.txt")}
+    assert held == {"holds-key-controller.txt": "True", "holds-key-gw0.txt": "False",
+                    "holds-key-gw1.txt": "False"}
 
     def shape(statement: dict[str, Any]) -> Any:
         ours = statement["predicate"]["deployability"]
