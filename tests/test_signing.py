@@ -7,6 +7,7 @@ PAE written from the DSSE spec, so each side checks the other.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -408,3 +409,36 @@ def test_gate_help_lists_the_new_exit_codes(capsys: pytest.CaptureFixture[str]) 
     for option in ("--key PUB", "--subject ARTIFACT", "--policy FILE", "--allow-partial",
                    "--emit-vsa FILE", "--sign-key KEY"):
         assert option in words
+
+
+def test_no_single_byte_change_to_payload_or_signature_passes(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from pytest_deployable.policy_gate import run_gate
+
+    make_keys(tmp_path)
+    path = signed_file(tmp_path / "v.json", tmp_path / "ci.key")
+    original = json.loads(path.read_text())
+    payload = base64.b64decode(original["payload"])
+    sig = base64.b64decode(original["signatures"][0]["sig"])
+    now = datetime.now(timezone.utc)
+    assert run_gate(path, keys=[tmp_path / "ci.pub"], now=now, cwd=tmp_path).result.ok
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(part=st.sampled_from(["payload", "sig"]), data=st.data())
+    def changed_never_passes(part: str, data: Any) -> None:
+        target = bytearray(payload if part == "payload" else sig)
+        at = data.draw(st.integers(0, len(target) - 1))
+        target[at] = data.draw(st.integers(0, 255).filter(lambda b: b != target[at]))
+        envelope = json.loads(json.dumps(original))
+        if part == "payload":
+            envelope["payload"] = b64(bytes(target))
+        else:
+            envelope["signatures"][0]["sig"] = b64(bytes(target))
+        path.write_text(json.dumps(envelope))
+        result = run_gate(path, keys=[tmp_path / "ci.pub"], now=now, cwd=tmp_path).result
+        assert result.exit_code == 8
+
+    changed_never_passes()
