@@ -38,7 +38,10 @@ def statement(outcome: Outcome = Outcome.PASSED) -> dict[str, Any]:
                    finished - timedelta(seconds=20), finished, "1.4.2", "0" * 40,
                    artifacts=({"name": "registry.example/shop", "digest": {"sha256": DIGEST}},))
     data = to_statement(decide(checks), info)
-    data["predicate"]["deployability"]["selection"] = {"complete": True}
+    # The record of SPEC §10, in full, as the run writes it.
+    data["predicate"]["deployability"]["selection"] = {
+        "complete": True, "deselected": [], "skippedAtCollection": [], "keyword": None,
+        "markers": None, "lastFailed": False, "args": []}
     return data
 
 
