@@ -30,6 +30,8 @@ SIGNING_KEY_VARIABLE = "DEPLOYABLE_SIGNING_KEY"
 SIGN_KEY = pytest.StashKey[Any]()
 #: The artifact ``--deploy-subject`` binds the verdict to, if any.
 ARTIFACT = pytest.StashKey[Artifact | None]()
+#: The subject's name when ``--deploy-subject``/``deploy_subject`` is a plain name.
+SUBJECT_NAME = pytest.StashKey[str | None]()
 
 
 def _two_words(config: pytest.Config, option: str) -> str | None:
@@ -142,12 +144,21 @@ def _artifact(config: pytest.Config) -> Artifact | None:
     return None
 
 
-def subject_name(config: pytest.Config) -> str | None:
+def _plain_name(config: pytest.Config) -> str | None:
     """The subject's name: the option, else the ini key, whichever is a plain name."""
     for given, base, option in _subject_values(config):
         if _parse(given, base, option) is None:
             return given
     return None
+
+
+def subject_name(config: pytest.Config) -> str | None:
+    """The subject's name given as a plain ``--deploy-subject``/``deploy_subject``, if any.
+
+    Worked out when the run was configured: the artifact file may change or go
+    away while the checks run, and the end of the run must not fail on it.
+    """
+    return config.stash.get(SUBJECT_NAME, None)
 
 
 def check_spelling(config: pytest.Config) -> None:
@@ -167,6 +178,7 @@ def check_spelling(config: pytest.Config) -> None:
 def configure(config: pytest.Config, target: Target, worker: bool) -> Target:
     """Load the signing key and the artifact; the target, with the key's text among its secrets."""
     config.stash[ARTIFACT] = None if worker else _artifact(config)
+    config.stash[SUBJECT_NAME] = None if worker else _plain_name(config)
     config.stash[SIGN_KEY] = None
     if worker:
         return target

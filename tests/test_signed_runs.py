@@ -318,3 +318,23 @@ def test_read_document_reports_the_signer(project: Path, pytester: pytest.Pytest
     assert document.verified_by is not None
     assert document.verified_by.verified_by == pub.keyid
     assert document.statement["predicate"]["deployability"]["verdict"] == "DEPLOYABLE"
+
+
+def test_an_artifact_that_goes_away_during_the_run_keeps_its_digest(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    (project / "dist").mkdir()
+    (project / "dist" / "shop.whl").write_bytes(b"built")
+    (project / "tests" / "test_cleanup.py").write_text(
+        "import pathlib, pytest\n"
+        "@pytest.mark.smoke\n"
+        "def test_removes_it():\n"
+        "    pathlib.Path('dist/shop.whl').unlink()\n"
+    )
+
+    result = pytester.runpytest_subprocess("--deploy-target=staging", "-p", "no:cacheprovider",
+                                           "--deploy-subject=dist/shop.whl")
+
+    assert result.ret == 0
+    data = json.loads((project / "deploy-verdict.json").read_text())
+    assert data["subject"][1]["digest"]["sha256"] == hashlib.sha256(b"built").hexdigest()
