@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/hosts.py
 	$(BIN)/python bench/contract.py
 	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/signing.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

@@ -15,6 +15,7 @@ stopped again, also on Ctrl-C or failure.
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.util
 import json
 import os
@@ -59,7 +60,18 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
 #: Environment variables that would change what the demo's pytest runs do.
-_ISOLATE = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DEPLOYABLE_TARGET", "DEPLOYABLE_VERSION")
+_ISOLATE = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "DEPLOYABLE_TARGET", "DEPLOYABLE_VERSION",
+            "DEPLOYABLE_SIGNING_KEY")
+#: The demo's policy: what a verdict for the local target must show beyond "it passed".
+POLICY = """\
+[policy.local]
+require_signature = true
+trusted_keys = ["keys/ci.pub"]          # relative to this file
+required_checks = ["test_smoke.py::test_health_says_ok", "test_contract.py::*"]
+min_checks = 5
+allow_warnings = false
+max_age = "10m"
+"""
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 INTRO = f"""\
@@ -70,9 +82,11 @@ This demo runs those same checks against two builds of a small shop service
 (examples/service/shop.py) on this machine, and shows the verdict that decides
 whether a build may ship. Nothing leaves 127.0.0.1.
 
-  1. Start the good build ({GOOD_VERSION}) of the shop on a free local port.
-  2. Run the deploy checks against it: expect DEPLOYABLE (exit 0).
-  3. Ask the gate whether {GOOD_VERSION} may ship: expect yes (exit 0).
+  1. Start the good build ({GOOD_VERSION}) of the shop on a free local port, and
+     generate the key that signs verdicts (deployable keygen).
+  2. Run the deploy checks against it, signing the verdict: expect DEPLOYABLE (exit 0).
+  3. Ask the gate whether {GOOD_VERSION} may ship, trusting only the public key and
+     applying a policy (deploy-policy.toml): expect yes (exit 0).
   4. Replace it with a broken build ({BROKEN_VERSION}) that sends item prices as text.
   5. Run the same checks: expect NOT_DEPLOYABLE (exit 1), with the reasons.
   6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
@@ -148,6 +162,8 @@ class Demo:
         self.env = {k: v for k, v in os.environ.items() if k not in _ISOLATE}
         self.env["SHOP_API_KEY"] = self.api_key
         self.env["PYTHONUNBUFFERED"] = "1"  # so pytest's lines stream as they happen
+        self.key_prefix = workdir / "keys" / "ci"
+        self.policy = workdir / "deploy-policy.toml"
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -161,8 +177,9 @@ class Demo:
 
         self.step(1, f"start the good build ({GOOD_VERSION}) of the shop")
         shop = self.start_shop("good", GOOD_VERSION, broken=False)
+        self.make_key_and_policy()
 
-        self.step(2, "run the deploy checks against it (target local)")
+        self.step(2, "run the deploy checks against it (target local), signing the verdict")
         code = self.pytest(shop, "local", GOOD_VERSION, good_verdict)
         verdict = self.verdict(good_verdict, code)
         self.expect(code == 0 and verdict["verdict"] == "DEPLOYABLE",
@@ -174,10 +191,11 @@ class Demo:
         self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
                 f"check created an item ({len(posts)} POST in the shop's request log)")
 
-        self.step(3, f"ask the gate whether {GOOD_VERSION} may ship")
+        self.step(3, f"ask the gate whether {GOOD_VERSION} may ship (signature and policy)")
         code = self.gate(good_verdict, "local", GOOD_VERSION)
         self.expect(code == 0, f"expected the gate to pass (exit 0), got exit {code}")
         self.ok("the gate passes: exit 0")
+        self.ok("the signature verified with the public key, and the verdict meets the policy")
 
         self.step(4, f"replace it with the broken build ({BROKEN_VERSION})")
         shop.stop()
@@ -257,7 +275,8 @@ class Demo:
         verdict_path.unlink(missing_ok=True)
         args = [sys.executable, "-m", "pytest", _rel(METRIC_CHECKS),
                 "--deploy-target=local-metrics", f"--deploy-version={BROKEN_VERSION}",
-                f"--deploy-verdict={_rel(verdict_path)}", "-q", "--tb=line"]
+                f"--deploy-verdict={_rel(verdict_path)}", "-q", "--tb=line",
+                f"--deploy-sign-key={_rel(self.key_prefix)}.key"]
         code = self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port),
                             PROMETHEUS_PORT=str(port))
         verdict = self.verdict(verdict_path, code)
@@ -442,6 +461,20 @@ class Demo:
                 f"http://127.0.0.1:{shop.port}; its log: {_rel(output)}")
         return shop
 
+    def make_key_and_policy(self) -> None:
+        """A signing key for this run (as a CI secret would hold it) and the policy beside it."""
+        self.key_prefix.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in (".key", ".pub"):
+            Path(f"{self.key_prefix}{suffix}").unlink(missing_ok=True)
+        args = [sys.executable, "-m", "pytest_deployable", "keygen", _rel(self.key_prefix)]
+        code = self.command(args, GATE_TIMEOUT)
+        self.expect(code == 0, f"expected deployable keygen to exit 0, got exit {code}")
+        self.policy.write_text(POLICY, encoding="utf-8")
+        self.ok(f"the private key signs verdicts; the gate trusts {_rel(self.key_prefix)}.pub "
+                f"and applies {_rel(self.policy)}:")
+        for line in POLICY.strip().splitlines():
+            print(f"     {line}")
+
     def pytest(self, shop: Shop, target: str, version: str, verdict: Path) -> int:
         """Run the deploy-check suite against ``shop`` as ``target``; return pytest's exit code."""
         verdict.unlink(missing_ok=True)
@@ -450,7 +483,7 @@ class Demo:
         # settings (pyproject.toml) stay out. --tb=line keeps failures to their message.
         args = [sys.executable, "-m", "pytest", _rel(SUITE), f"--deploy-target={target}",
                 f"--deploy-version={version}", f"--deploy-verdict={_rel(verdict)}", "-q",
-                "--tb=line"]
+                "--tb=line", f"--deploy-sign-key={_rel(self.key_prefix)}.key"]
         if sys.stdout.isatty():
             args.append("--color=yes")
         return self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port))
@@ -458,7 +491,14 @@ class Demo:
     def gate(self, verdict: Path, target: str, version: str) -> int:
         """Ask ``deployable gate`` about a verdict file; return its exit code."""
         args = [sys.executable, "-m", "pytest_deployable", "gate", _rel(verdict),
-                "--target", target, "--version", version]
+                "--target", target, "--version", version,
+                "--key", f"{_rel(self.key_prefix)}.pub", "--policy", _rel(self.policy)]
+        if self.statement(verdict).get("selection", {}).get("complete") is not True:
+            # A verdict that does not record how its checks were selected is not known
+            # to be complete; this build of the plugin does not record it yet.
+            self.ok("(this verdict records no complete selection: the gate is told "
+                    "--allow-partial)")
+            args.append("--allow-partial")
         return self.command(args, GATE_TIMEOUT)
 
     def command(self, args: list[str], timeout: float, **env: str) -> int:
@@ -484,11 +524,19 @@ class Demo:
         self.outputs.append("".join(lines))
         return code
 
+    @staticmethod
+    def statement(path: Path) -> dict[str, Any]:
+        """The plugin's part of a verdict file, signed (a DSSE envelope) or not."""
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if "payloadType" in document:
+            document = json.loads(base64.b64decode(document["payload"]))
+        data: dict[str, Any] = document["predicate"]["deployability"]
+        return data
+
     def verdict(self, path: Path, code: int) -> dict[str, Any]:
         """The plugin's part of the verdict file a run with exit ``code`` wrote."""
         try:
-            statement = json.loads(path.read_text(encoding="utf-8"))
-            data = statement["predicate"]["deployability"]
+            data = self.statement(path)
             if not isinstance(data.get("verdict"), str):
                 raise KeyError("predicate.deployability.verdict")
         except FileNotFoundError:
@@ -501,11 +549,17 @@ class Demo:
 
     def check_secret_kept(self, files: list[Path]) -> None:
         """The shop's API key, read from the environment, appears in no file and no output."""
-        leaks = [_rel(path) for path in files if self.api_key in path.read_text(encoding="utf-8")]
-        if any(self.api_key in output for output in self.outputs):
-            leaks.append("the terminal output")
+        # A signed verdict carries its statement base64-encoded: search the decoded one.
+        texts = {_rel(path): path.read_text(encoding="utf-8") + json.dumps(self.statement(path))
+                 for path in files}
+        texts["the terminal output"] = "".join(self.outputs)
+        leaks = [name for name, text in texts.items() if self.api_key in text]
         self.expect(not leaks, f"expected the API key to stay secret, it appears in {leaks}")
-        self.ok("the API key sent in X-Api-Key appears in no verdict file and no output")
+        key = Path(f"{self.key_prefix}.key").read_text(encoding="ascii").splitlines()[1]
+        leaks = [name for name, text in texts.items() if key in text]
+        self.expect(not leaks, f"expected the signing key to stay secret, it appears in {leaks}")
+        self.ok("the API key sent in X-Api-Key and the signing key appear in no verdict file "
+                "and no output")
 
     def stop_all(self) -> None:
         """Stop every shop, and Prometheus, this demo started."""

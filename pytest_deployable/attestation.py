@@ -48,6 +48,8 @@ class RunInfo:
     finished_on: datetime
     version: str | None = None
     commit: str | None = None
+    artifacts: tuple[dict[str, Any], ...] = ()
+    """More subject entries: the artifacts the verdict is bound to (``--deploy-subject``)."""
 
 
 def format_time(moment: datetime) -> str:
@@ -176,7 +178,7 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
     target = info.target
     statement: dict[str, Any] = {
         "_type": STATEMENT_TYPE,
-        "subject": [_subject(info)],
+        "subject": [_subject(info), *info.artifacts],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "result": verdict.decision.result,

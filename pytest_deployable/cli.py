@@ -23,9 +23,15 @@ from .gate import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
     VerdictFileError,
-    gate_file,
     parse_duration,
-    read_verdict,
+)
+from .keys import ALGORITHMS, KeyFileError, keygen, load_public_key
+from .trust_cli import (
+    EXIT_SIGNATURE,
+    add_trust_options,
+    discard_vsa,
+    emit_vsa,
+    load_vsa_key,
 )
 
 __all__ = ["main"]
@@ -103,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         help="text: one line (stdout on success, stderr otherwise); "
         "json: one JSON object on stdout (default: text)",
     )
+    add_trust_options(gate)
     gate.set_defaults(run=_gate)
 
     show = commands.add_parser(
@@ -118,7 +125,24 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="output format (default: text)",
     )
+    show.add_argument(
+        "--key", metavar="PUB", type=Path, action="append", default=[],
+        help="a trusted public key to verify the signature with (repeatable)",
+    )
     show.set_defaults(run=_show)
+
+    keygen = commands.add_parser(
+        "keygen",
+        help="write a signing key pair: PREFIX.key (mode 0600) and PREFIX.pub",
+        description="Write a new signing key: PREFIX.key (PKCS#8 PEM, mode 0600; keep it "
+        "secret, e.g. as a CI secret variable) and PREFIX.pub (give it to deployable gate "
+        "--key, or list it in the policy's trusted_keys). Prints the keyid.",
+    )
+    keygen.add_argument("prefix", metavar="PREFIX", type=Path, help="where to write the keys")
+    keygen.add_argument("--algorithm", choices=ALGORITHMS, default="ed25519",
+                        help="the key type (default: ed25519)")
+    keygen.add_argument("--force", action="store_true", help="overwrite existing files")
+    keygen.set_defaults(run=_keygen)
 
     contract_diff = commands.add_parser(
         "contract-diff",
@@ -149,14 +173,24 @@ def _print(stream: TextIO, text: str) -> None:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    result = gate_file(
-        args.file,
-        target=args.target,
-        version=args.version,
-        max_age=args.max_age,
-        strict=args.strict,
-        now=datetime.now(timezone.utc),
-    )
+    from .policy_gate import GateUsage, run_gate
+
+    now = datetime.now(timezone.utc)
+    try:
+        vsa_key = load_vsa_key(args)
+        trusted = run_gate(
+            args.file, target=args.target, version=args.version, max_age=args.max_age,
+            strict=args.strict, keys=args.key, subject=args.subject, policy_path=args.policy,
+            allow_partial=args.allow_partial, now=now, cwd=Path(),
+        )
+    except GateUsage as exc:
+        if args.emit_vsa is not None:
+            discard_vsa(args.emit_vsa)
+        _print(sys.stderr, f"{PROG} gate: {exc}")
+        return EXIT_USAGE
+    result = trusted.result
+    if args.emit_vsa is not None and not emit_vsa(args, trusted, vsa_key, now):
+        return EXIT_USAGE
     if args.format == "json":
         document = {
             "ok": result.ok,
@@ -166,6 +200,8 @@ def _gate(args: argparse.Namespace) -> int:
             "target": result.target,
             "version": result.version,
             "ageSeconds": None if result.age is None else int(result.age),
+            "signature": trusted.document.signature_facts() if trusted.document else None,
+            "policy": trusted.policy.label if trusted.policy else None,
         }
         _print(sys.stdout, json.dumps(document))
     elif result.ok:
@@ -176,19 +212,44 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from .envelope import read_document
+
     try:
-        statement = read_verdict(args.file)
+        keys = tuple(load_public_key(path) for path in args.key)
+    except KeyFileError as exc:
+        _print(sys.stderr, f"{PROG} show: {exc}")
+        return EXIT_USAGE
+    try:
+        document = read_document(args.file, keys)
     except VerdictFileError as exc:
         _print(sys.stderr, f"{PROG} show: {exc}")
         return EXIT_BAD_FILE
+    statement = document.statement
     if args.format == "json":
-        text = json.dumps(statement, indent=2)
+        # The statement as it was; for a signed file (or with --key), plus one key
+        # that says who signed it and whether it verified (not in-toto's).
+        signature = {"signature": document.signature_facts()} if document.signed or keys else {}
+        text = json.dumps({**statement, **signature}, indent=2)
     else:
         from . import summary
 
         render = summary.render_markdown if args.format == "markdown" else summary.render_text
         text = render(statement).rstrip("\n")
+        if document.signed or keys:
+            gap = "\n\n" if args.format == "markdown" else "\n"
+            text += f"{gap}Signature: {document.describe()}"
     _print(sys.stdout, text)
+    return 0 if document.problem is None or not keys else EXIT_SIGNATURE
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    try:
+        key = keygen(args.prefix, args.algorithm, force=args.force)
+    except KeyFileError as exc:
+        _print(sys.stderr, f"{PROG} keygen: {exc}")
+        return EXIT_USAGE
+    _print(sys.stdout, f"{PROG} keygen: wrote {args.prefix}.key (secret, mode 0600) and "
+           f"{args.prefix}.pub; keyid {key.keyid}")
     return 0
 
 

@@ -34,7 +34,7 @@ __all__ = [
     "EXIT_MISMATCH",
     "EXIT_NOT_DEPLOYABLE", "EXIT_STALE", "EXIT_USAGE", "GateResult", "VerdictFileError",
     "check_statement", "evaluate", "format_duration", "gate_file", "parse_duration",
-    "parse_time", "read_verdict",
+    "parse_json", "parse_time", "read_json", "read_verdict",
 ]
 
 EXIT_DEPLOYABLE = 0
@@ -50,10 +50,11 @@ EXIT_CODES_HELP = """\
 exit codes:
   0  deployable: DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS without --strict
   1  NOT_DEPLOYABLE, or DEPLOYABLE_WITH_WARNINGS with --strict
-  2  usage error: bad command-line arguments
+  2  usage error: bad command-line arguments, or a key, policy or VSA file
+     that cannot be used
   3  the file is missing, unreadable or not a trustworthy verdict (truncated,
      not JSON, wrong shape, newer schema, inconsistent, finished in the future)
-  4  the verdict is for another target or another version
+  4  the verdict is for another target, version or artifact (--subject)
   5  the verdict is older than --max-age (measured from its finishedOn)
   6  INCONCLUSIVE"""
 
@@ -286,8 +287,8 @@ def _refuse_constant(name: str) -> Any:
     raise _Refused(f"{name} is not a JSON value")
 
 
-def read_verdict(path: Path) -> dict[str, Any]:
-    """The statement in a verdict file, checked; VerdictFileError naming the file if it is bad."""
+def read_json(path: Path) -> Any:
+    """The JSON value in a verdict file, parsed strictly; VerdictFileError naming the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -303,9 +304,7 @@ def read_verdict(path: Path) -> dict[str, Any]:
     if not text.strip():
         raise VerdictFileError(f"{path}: the verdict file is empty")
     try:
-        data = json.loads(
-            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
-        )
+        return parse_json(text)
     except _Refused as exc:
         raise VerdictFileError(f"{path}: not a verdict file: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -320,10 +319,22 @@ def read_verdict(path: Path) -> dict[str, Any]:
         raise VerdictFileError(f"{path}: not JSON: {exc.msg} ({where})") from None
     except (ValueError, RecursionError) as exc:
         raise VerdictFileError(f"{path}: not JSON: {_one_line(str(exc))}") from None
-    try:
-        return check_statement(data)
-    except VerdictFileError as exc:
-        raise VerdictFileError(f"{path}: {exc}") from None
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: duplicate keys and NaN/Infinity raise ValueError (``_Refused``)."""
+    return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+
+
+def read_verdict(path: Path) -> dict[str, Any]:
+    """The statement in a verdict file (bare, or in a DSSE envelope), checked.
+
+    VerdictFileError naming the file if it is bad. Signatures are not verified
+    here; :func:`pytest_deployable.envelope.read_document` does that when given keys.
+    """
+    from .envelope import read_document
+
+    return read_document(path).statement
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="the commit under test (default: CI variables, then git rev-parse HEAD).",
     )
     group.addoption(
-        "--deploy-subject", dest="deployable_subject", metavar="NAME",
-        help="the artifact's name in the verdict (default: pyproject's project name).",
+        "--deploy-subject", dest="deployable_subject", metavar="NAME|ARTIFACT",
+        help="the artifact's name in the verdict (default: pyproject's project name), or the "
+        "artifact to bind the verdict to: a file (its sha256), sha256:HEX or NAME@sha256:HEX.",
+    )
+    group.addoption(
+        "--deploy-sign-key", dest="deployable_sign_key", metavar="PATH",
+        help="sign the verdict file (a DSSE envelope) with this private key (PEM, mode 0600); "
+        "write --deploy-sign-key=PATH. Env: DEPLOYABLE_SIGNING_KEY (the PEM text).",
     )
     group.addoption(
         "--deploy-strict", dest="deployable_strict", action="store_true",

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import hooks, hosts, schema
+from . import hooks, hosts, schema, signing
 from .contract_checks import contract, setup_contract_checks
 from .fixtures import NO_TARGET, db, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
@@ -89,10 +89,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", description if name in description else name)
     state = DeployState()
     config.stash[STATE] = state
+    if not is_worker(config):
+        signing.check_spelling(config)
     target = _resolve(config)
     schema.configure(config, target)
     if target is None:
         return
+    target = signing.configure(config, target, worker=is_worker(config))
     state.target = target
     state.redactor = Redactor(target.secrets)
     if is_worker(config):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -14,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["CI_COMMIT_VARIABLES", "find_commit", "find_subject"]
+__all__ = ["CI_COMMIT_VARIABLES", "Artifact", "find_commit", "find_subject", "parse_artifact"]
 
 #: Environment variables in which common CI systems give the commit being built.
 CI_COMMIT_VARIABLES = (
@@ -66,3 +68,55 @@ def find_subject(given: str | None, rootdir: Path) -> str:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         return rootdir.name
     return name if isinstance(name, str) and name else rootdir.name
+
+
+_DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})")
+_IMAGE_RE = re.compile(r"(?P<name>[^@\s]+)@sha256:(?P<hex>[0-9a-fA-F]{64})")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An artifact a verdict is bound to: its name (None: the default subject) and sha256."""
+
+    name: str | None
+    sha256: str
+
+    def subject(self, default_name: str) -> dict[str, object]:
+        """The statement's subject entry for it."""
+        return {"name": self.name or default_name, "digest": {"sha256": self.sha256}}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_artifact(value: str, base: Path, *, option: str) -> Artifact | None:
+    """``value`` as an artifact: ``NAME@sha256:HEX``, ``sha256:HEX`` or a file (its sha256).
+
+    None for a plain name that is none of those (``--deploy-subject shop`` only
+    names the subject); ValueError, naming ``option``, for a digest that is not
+    64 hex digits or a path to a file that cannot be read.
+    """
+    image = _IMAGE_RE.fullmatch(value)
+    if image is not None:
+        return Artifact(image.group("name"), image.group("hex").lower())
+    digest = _DIGEST_RE.fullmatch(value)
+    if digest is not None:
+        return Artifact(None, digest.group(1).lower())
+    if value.startswith("sha256:") or "@sha256:" in value:
+        raise ValueError(f"{option} {value!r}: a sha256 digest is 64 hexadecimal digits")
+    path = base / value
+    if path.is_file():
+        try:
+            return Artifact(path.name, _file_sha256(path))
+        except OSError as exc:
+            raise ValueError(f"{option} {value!r}: cannot read the file: {exc.strerror}") from None
+    if "/" in value or os.sep in value or path.exists():
+        raise ValueError(
+            f"{option} {value!r}: no such file; give a file, sha256:HEX or NAME@sha256:HEX"
+        )
+    return None

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from . import hosts
+from . import hosts, signing
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
 from .durations import format_interval
@@ -71,10 +71,11 @@ class DeployRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # Before the terminal reporter prints its header (it runs trylast).
+        # Before the terminal reporter prints its header (it runs trylast). Workers
+        # too: under -s their checks print straight to the terminal.
+        protect_terminal(self.config, self.state.redactor)
         if is_worker(self.config):
             return
-        protect_terminal(self.config, self.state.redactor)
         self.session = session
         if self.config.option.deployable_soak and self.config.getoption("dist", "no") != "no":
             raise pytest.UsageError(
@@ -310,22 +311,21 @@ class DeployRun:
         assert state.target is not None
         assert state.verdict_path is not None
         rootdir = self.config.rootpath
+        name = find_subject(signing.subject_name(self.config), rootdir)
         info = RunInfo(
-            subject=find_subject(
-                self.config.option.deployable_subject
-                or str(self.config.getini("deploy_subject") or ""),
-                rootdir,
-            ),
+            subject=name,
             target=state.target,
             started_on=state.started,
             finished_on=datetime.now(timezone.utc),
             version=state.target.version,
             commit=find_commit(self.config.option.deployable_commit, rootdir),
+            artifacts=signing.subject_entries(self.config, name),
         )
         statement = to_statement(verdict, info)
         state.statement = statement
         try:
-            write_atomic(state.verdict_path, dump(statement))
+            write_atomic(state.verdict_path,
+                         signing.verdict_text(self.config, statement, dump(statement)))
             state.verdict_written = True
             write_reports(self.config, statement)
         except OSError as exc:

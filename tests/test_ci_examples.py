@@ -198,3 +198,58 @@ def test_ci_examples_target_names_exist_in_the_example_targets_file() -> None:
     assert {"staging", "production"} <= set(targets)
     assert targets["production"]["protected"] is True
     assert targets["local-prod"]["protected"] is True
+
+
+# -- signed verdicts ----------------------------------------------------------------------------
+
+
+def test_github_signs_with_a_secret_and_gates_with_the_public_key(
+    github: dict[Any, Any],
+) -> None:
+    jobs = github["jobs"]
+    for name in ("gate-staging", "verify-production"):
+        assert jobs[name]["env"]["DEPLOYABLE_SIGNING_KEY"] == (
+            "${{ secrets.DEPLOYABLE_SIGNING_KEY }}"), name
+        assert "pytest-deployable[sign]" in all_commands({name: jobs[name]}, "steps")
+    commands = all_commands(jobs, "steps")
+    gates = commands.split("deployable gate")[1:]
+    assert len(gates) == 3
+    for gate in gates:
+        assert "--key keys/ci.pub" in gate
+        assert "--policy deploy-policy.toml" in gate
+        assert '--subject "$IMAGE"' in gate
+    assert '--deploy-subject="$IMAGE"' in commands
+    assert "--emit-vsa production-vsa.json" in commands
+    # The private key is never written to a file or passed on the command line.
+    assert "--deploy-sign-key" not in commands
+
+
+def test_gitlab_signs_with_a_file_variable_and_gates_with_the_public_key(
+    gitlab: dict[Any, Any],
+) -> None:
+    jobs = gitlab_jobs(gitlab)
+    commands = all_commands(jobs, "script")
+    assert commands.count('--deploy-sign-key="$DEPLOYABLE_SIGNING_KEY_FILE"') == 2
+    assert commands.count('chmod 600 "$DEPLOYABLE_SIGNING_KEY_FILE"') == 2
+    gates = commands.split("deployable gate")[1:]
+    assert len(gates) == 3
+    assert all("--key keys/ci.pub" in gate and "--policy deploy-policy.toml" in gate
+               for gate in gates)
+    # $IMAGE comes from the build job's dotenv report: every job that uses it needs build.
+    for name, job in jobs.items():
+        if "$IMAGE" in "\n".join(job["script"]):
+            assert "build" in needed(job), name
+
+
+def test_the_example_policy_loads_and_names_the_example_targets(tmp_path: Path) -> None:
+    from pytest_deployable.policy import load_policy
+
+    policy = load_policy(CI / "deploy-policy.toml")
+    production = policy.for_target("production")
+    assert production is not None
+    assert production.require_signature  # from "*"
+    assert production.trusted_keys == (CI / "keys" / "ci.pub",)
+    assert production.allow_partial is False
+    assert production.allow_warnings is False
+    targets = tomllib.loads((EXAMPLES / "deploy" / "deploy-targets.toml").read_text())["targets"]
+    assert set(policy.tables) - {"*"} <= set(targets)

@@ -153,6 +153,8 @@ def test_gate_json_is_one_object_on_stdout_with_the_same_exit_code(
         "target": "staging",
         "version": "1.4.2",
         "ageSeconds": document["ageSeconds"],
+        "signature": {"signed": False, "verified": None, "signatures": []},
+        "policy": None,
     }
     assert 40 <= document["ageSeconds"] <= 60
 
@@ -166,6 +168,7 @@ def test_gate_json_for_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(out) == {
         "ok": False, "exitCode": 3, "verdict": None, "target": None, "version": None,
         "message": f"{missing}: verdict file not found", "ageSeconds": None,
+        "signature": None, "policy": None,
     }
 
 

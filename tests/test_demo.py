@@ -98,6 +98,8 @@ def test_demo_without_prometheus_says_so_and_goes_on(
     out = capsys.readouterr().out
     assert "  -> skipped: Prometheus is not installed on this machine" in out
     assert not demo.shops
+
+
 def test_demo_holds_a_release_until_its_migration_has_run(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
@@ -112,3 +114,21 @@ def test_demo_holds_a_release_until_its_migration_has_run(
     assert "alembic -c examples/service/alembic.ini upgrade head" in step9
     assert ("  -> exit 0, verdict DEPLOYABLE: the database is at the release's revision "
             "0002") in step9
+
+
+def test_demo_signs_its_verdicts_and_gates_them_with_a_key_and_a_policy(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    assert "python -m pytest_deployable keygen " in out
+    assert "   | deployable keygen: wrote " in out
+    assert "--deploy-sign-key=" in out
+    gates = [line for line in out.splitlines()
+             if line.startswith("$ python -m pytest_deployable gate")]
+    # steps 3 and 6, and the metric analysis's gate where Prometheus is installed
+    assert len(gates) == (3 if shutil.which("prometheus") else 2)
+    assert all(" --key " in line and " --policy " in line for line in gates)
+    assert "; signed by " in out
+    assert "  -> the signature verified with the public key, and the verdict meets the policy" \
+        in out.splitlines()
+    assert "the signing key appear in no verdict file and no output" in out
