@@ -201,6 +201,10 @@ class Contract:
             self._validators[pointer] = validator
         return validator
 
+    def schema_problems(self, pointer: str, instance: Any) -> list[str]:
+        """What is wrong with ``instance`` against the schema at ``pointer`` (empty: nothing)."""
+        return list(_schema_problems(self.schema_validator(pointer), instance))
+
     def validate(self, response: requests.Response, *, path: str | None = None) -> None:
         """Raise :class:`ContractViolation` unless ``response`` honours the contract."""
         problems, operation = self.problems(response, path=path)
@@ -212,12 +216,9 @@ class Contract:
     ) -> str:
         """The message of a violation: the operation, then one line per problem."""
         what = str(operation) if operation else f"{response.request.method} {_path(response)}"
-        lines = [
-            f"{what} answered {response.status_code}, which does not honour the contract "
-            f"{self.source}:"
-        ]
-        lines += [f"  {problem}" for problem in problems]
-        return "\n".join(lines)
+        return describe_problems(
+            f"{what} answered {response.status_code}", problems, source=self.source
+        )
 
     def problems(
         self, response: requests.Response, *, path: str | None = None
@@ -231,40 +232,47 @@ class Contract:
         return list(self._check(operation, response)), operation
 
     def _check(self, operation: Operation, response: requests.Response) -> Iterator[str]:
-        responses = operation.spec.get("responses") or {}
+        # YAML reads an unquoted 200 as a number.
+        declared = operation.spec.get("responses") or {}
+        responses = {str(code): value for code, value in declared.items()}
         status = str(response.status_code)
-        key = next(
-            (k for k in (status, status[0] + "XX", status[0] + "xx", "default") if k in responses),
-            None,
-        )
+        key = _response_key(responses, status)
         if key is None:
-            declared = ", ".join(sorted(str(k) for k in responses)) or "none"
-            yield f"status {status} is not declared (declared: {declared})"
+            listed = ", ".join(sorted(responses)) or "none"
+            problem = f"status {status} is not declared (declared: {listed})"
+            if "default" in responses and status[0] in "45":
+                # A client reads `default` as the shape of an answer it may get, not as
+                # permission for the server to fail: an error honours the contract only
+                # when the operation lists it.
+                problem += f"; 'default' does not cover errors: declare {status} or {status[0]}XX"
+            yield problem
             return
         declared_response = self.resolve(responses[key])
-        pointer = f"{operation.pointer}/responses/{escape_pointer(str(key))}"
+        pointer = f"{operation.pointer}/responses/{escape_pointer(key)}"
         yield from self._check_headers(declared_response, response, pointer)
         content = declared_response.get("content") or {}
-        if not content or response.request.method == "HEAD" or not response.content:
+        if not content or response.request.method == "HEAD":
+            return
+        declared_types = ", ".join(sorted(content))
+        if not response.content:
+            yield f"the body is empty; the contract declares one ({declared_types})"
             return
         media = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         chosen = _media_type(media, content)
         if chosen is None:
-            yield (
-                f"content type {media or '(none)'!r} is not declared "
-                f"(declared: {', '.join(sorted(content))})"
-            )
+            yield f"content type {media or '(none)'!r} is not declared (declared: {declared_types})"
             return
-        media_spec = content[chosen]
-        if "schema" not in media_spec or not _is_json(media):
+        if not _is_json(media):
             return
         try:
             body = json.loads(response.content)
         except ValueError as exc:
             yield f"the body is not valid JSON ({media}): {exc}"
             return
+        if "schema" not in content[chosen]:
+            return
         schema_pointer = f"{pointer}/content/{escape_pointer(chosen)}/schema"
-        yield from _schema_problems(self.schema_validator(schema_pointer), body)
+        yield from self.schema_problems(schema_pointer, body)
 
     def _check_headers(
         self, declared: Mapping[str, Any], response: requests.Response, pointer: str
@@ -285,6 +293,40 @@ class Contract:
                 schema = self.resolve(header["schema"])
                 for problem in _schema_problems(validator, _header_value(value, schema)):
                     yield f"header {name}: {problem.removeprefix('$: ')}"
+
+
+#: A problem line is cut to this many characters: a message is read, and stored in reports.
+MAX_LINE = 300
+
+
+def describe_problems(headline: str, problems: list[str], *, source: str) -> str:
+    """A violation's message: the headline, the first problem and the contract on one line,
+    then every problem on its own line, each bounded.
+
+    The first problem comes before the contract's name, so that a report which keeps
+    only the start of a failure's first line still shows what broke.
+    """
+    shown = [_bounded(problem) for problem in problems]
+    first = shown[0] if shown else "no problem listed"
+    others = sum(not problem.startswith("...") for problem in shown) - 1
+    more = f" (and {others} more)" if others > 0 else ""
+    lines = [f"{headline}: {first}{more}; the contract is {source}:"]
+    lines += [f"  {problem}" for problem in shown]
+    return "\n".join(lines)
+
+
+def _bounded(line: str) -> str:
+    line = " ".join(line.split())  # a value's own newlines would break the one-line rule
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
+
+
+def _response_key(responses: Mapping[str, Any], status: str) -> str | None:
+    """The declared response a status answers: exact, then its range, then ``default``
+    (only for a status below 400)."""
+    candidates = [status, status[0] + "XX", status[0] + "xx"]
+    if status[0] not in "45":
+        candidates.append("default")
+    return next((key for key in candidates if key in responses), None)
 
 
 def _path(response: requests.Response) -> str:

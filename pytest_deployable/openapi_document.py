@@ -105,8 +105,11 @@ def parse_document(text: str, source: str) -> dict[str, Any]:
     try:
         validate(document, cls=cls)
     except OpenAPIValidationError as exc:
+        # With jsonschema-rs installed the spec validator uses it, and its message goes on
+        # with the failing schema; the first line is the problem.
+        message = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else "?"
         raise ContractError(
-            f"{source}: invalid OpenAPI {version}: {exc.json_path}: {exc.message}"
+            f"{source}: invalid OpenAPI {version}: {exc.json_path}: {message}"
         ) from None
     except Exception as exc:  # a broken $ref and the like, raised by the resolver
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -87,11 +87,12 @@ def test_a_violation_names_the_operation_the_json_path_expected_and_came(
     pytester.makepyfile(SUITE)
     with running_shop(tmp_path / "broken", broken=True) as broken:
         targets(pytester, broken.url)
-        result = pytester.runpytest("--deploy-target=local")
+        result = pytester.runpytest("--deploy-target=local", "--deploy-junit=junit.xml",
+                                    "--deploy-summary=summary.md")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*ContractViolation: GET /items/{id} answered 200, which does not honour the contract "
-        "*shop.json:",
+        '*ContractViolation: GET /items/{id} answered 200: $.price: expected number, got string '
+        '"24.50"; the contract is *shop.json:',
         '*  $.price: expected number, got string "24.50"',
     ])
     found = checks(verdict_of())
@@ -100,6 +101,12 @@ def test_a_violation_names_the_operation_the_json_path_expected_and_came(
     assert detail["outcome"] == "failed"
     assert detail["message"].startswith("pytest_deployable.contract.ContractViolation: GET "
                                         "/items/{id} answered 200")
+    # What broke, not only that something did: in the verdict file, JUnit and Markdown.
+    violation = '$.price: expected number, got string "24.50"'
+    assert violation in detail["message"]
+    junit = (pytester.path / "junit.xml").read_text()
+    assert violation.replace('"', "&quot;") in junit or violation in junit
+    assert violation in (pytester.path / "summary.md").read_text()
 
 
 def test_generated_checks_one_per_safe_operation_with_examples(
