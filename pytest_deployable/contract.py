@@ -19,16 +19,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from .openapi_document import (
     INSTALL_HINT,
+    METHODS,
     ContractError,
     MissingExtra,
     escape_pointer,
     parse_document,
+    pointer_target,
     read_location,
     require_extra,
+    resolve_ref,
 )
 
 if TYPE_CHECKING:
@@ -41,13 +44,13 @@ __all__ = [
     "ContractViolation",
     "MissingExtra",
     "Operation",
+    "describe_problems",
     "load_contract",
     "parse_document",
     "read_location",
     "require_extra",
 ]
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: At most this many problems are listed for one response; the rest are counted.
 MAX_PROBLEMS = 10
 _SHOWN_VALUE = 80
@@ -153,19 +156,11 @@ class Contract:
 
     def resolve(self, value: Any) -> Any:
         """``value`` with a local ``$ref`` (``#/components/...``) followed, recursively."""
-        seen = 0
-        while isinstance(value, dict) and isinstance(value.get("$ref"), str) and seen < 50:
-            value = self.pointer(value["$ref"].split("#", 1)[-1])
-            seen += 1
-        return value
+        return resolve_ref(self.document, value)
 
     def pointer(self, pointer: str) -> Any:
         """The part of the document at a JSON pointer such as ``/components/schemas/Item``."""
-        node: Any = self.document
-        for token in filter(None, pointer.split("/")):
-            token = unquote(token).replace("~1", "/").replace("~0", "~")
-            node = node[int(token)] if isinstance(node, list) else node[token]
-        return node
+        return pointer_target(self.document, pointer)
 
     def operation(self, method: str, path: str) -> Operation | None:
         """The operation that answers ``method`` on a concrete URL path, or None."""
@@ -299,7 +294,7 @@ class Contract:
 MAX_LINE = 300
 
 
-def describe_problems(headline: str, problems: list[str], *, source: str) -> str:
+def describe_problems(headline: str, problems: list[str], *, source: str | None = None) -> str:
     """A violation's message: the headline, the first problem and the contract on one line,
     then every problem on its own line, each bounded.
 
@@ -310,8 +305,11 @@ def describe_problems(headline: str, problems: list[str], *, source: str) -> str
     first = shown[0] if shown else "no problem listed"
     others = sum(not problem.startswith("...") for problem in shown) - 1
     more = f" (and {others} more)" if others > 0 else ""
-    lines = [f"{headline}: {first}{more}; the contract is {source}:"]
-    lines += [f"  {problem}" for problem in shown]
+    contract = f"; the contract is {source}" if source else ""
+    lines = [f"{headline}: {first}{more}{contract}:"]
+    lines += [f"  {problem}" for problem in shown[: MAX_PROBLEMS + 1]]
+    if len(shown) > MAX_PROBLEMS + 1:
+        lines.append(f"  ... and {len(shown) - MAX_PROBLEMS - 1} more")
     return "\n".join(lines)
 
 

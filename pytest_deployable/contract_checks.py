@@ -24,6 +24,7 @@ from .contract import (
     ContractViolation,
     MissingExtra,
     Operation,
+    describe_problems,
     load_contract,
     parse_document,
     read_location,
@@ -314,10 +315,11 @@ def _drift_check(
             documents.append(parse_document(text, source))
         breaking = [f for f in diff(documents[0], documents[1]) if f.breaking]
         if breaking:
-            lines = [f"the served contract {served} breaks {expected} for its consumers:"]
-            lines += [f"  {finding.kind} {finding.path}: {finding.message}"
-                      for finding in breaking]
-            raise ContractViolation("\n".join(lines))
+            message = describe_problems(
+                f"the served contract {served} breaks {expected} for its consumers",
+                [f"{finding.kind} {finding.path}: {finding.message}" for finding in breaking],
+            )
+            raise ContractViolation(Redactor(target.secrets)(message))
 
     return check
 

@@ -179,7 +179,7 @@ def test_each_kind_of_drift_fails_the_drift_check(
         result = pytester.runpytest("--deploy-target=local")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*the served contract /openapi.json breaks contracts/shop.json for its consumers:",
+        "*the served contract /openapi.json breaks contracts/shop.json for its consumers: *",
         f"*  {finding} {where}: *",
     ])
     drift = checks(verdict_of())["deployable::contract::drift"]
@@ -286,3 +286,29 @@ def test_generated_checks_give_the_same_verdict_with_xdist(
     assert serial.ret == parallel.ret == 1
     assert {i: c["outcome"] for i, c in one.items()} == {i: c["outcome"] for i, c in two.items()}
     assert len(one) == 9
+
+
+def test_the_drift_check_fails_on_a_media_type_change_and_a_narrowed_request(
+    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
+) -> None:
+    served = json.loads(SPEC.read_text())
+    responses = served["paths"]["/items/{id}"]["get"]["responses"]
+    responses["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    served["components"]["schemas"]["NewItem"]["properties"]["name"]["maxLength"] = 20
+    server.route("/openapi.json", 200, served)
+    targets(pytester, server.url, extra='[targets.local.contract]\nserved = "/openapi.json"')
+    result = pytester.runpytest("--deploy-target=local")
+    assert result.ret == 1
+    item = "/paths/~1items~1{id}/get/responses/200/content/application~1json"
+    new_item = "/paths/~1items/post/requestBody/content/application~1json/schema"
+    result.stdout.fnmatch_lines([
+        "*the served contract /openapi.json breaks contracts/shop.json for its consumers: "
+        "narrowed-request*",
+        f"*  narrowed-request {new_item}/properties/name/maxLength: POST /items request body "
+        "$.name: maxLength narrowed: was 200, is now 20",
+        f"*  changed-media-type {item}: GET /items/{{id}}: response 200 no longer comes as "
+        "application/json (now text/plain)",
+    ])
+    drift = checks(verdict_of())["deployable::contract::drift"]
+    assert drift["outcome"] == "failed"
+    assert "narrowed-request" in drift["message"]
