@@ -51,9 +51,11 @@ SAFE_METHODS = ("GET", "HEAD")
 class ContractClient:
     """What the ``contract`` fixture gives a check: validate responses, or send and validate."""
 
-    def __init__(self, contract: Contract, session: TargetSession) -> None:
+    def __init__(self, contract: Contract, session: TargetSession, *,
+                 on_validated: Callable[[Operation], None] | None = None) -> None:
         self.contract = contract
         self.session = session
+        self._on_validated = on_validated
         self._redact = Redactor(session.target.secrets)
         self._base_path = urlsplit(session.target.base_url or "").path.rstrip("/")
 
@@ -64,6 +66,8 @@ class ContractClient:
         if self._base_path and path.startswith(self._base_path + "/"):
             path = path[len(self._base_path):]
         problems, operation = self.contract.problems(response, path=path)
+        if operation is not None and self._on_validated is not None:
+            self._on_validated(operation)
         if problems:
             message = self.contract.describe(response, operation, problems)
             raise ContractViolation(self._redact(message))
@@ -157,6 +161,10 @@ def setup_contract_checks(config: pytest.Config, target: Target) -> None:
         except ContractError as exc:
             raise pytest.UsageError(f"{where}.contract.pacts: {exc}") from None
     contract = target.contract
+    if target.openapi:
+        from . import contract_coverage
+
+        contract_coverage.register(config, target)
     if target.base_url and (contract.get("generate") or contract.get("served") or pacts):
         config.pluginmanager.register(_Generator(target, pacts), "deployable-contract")
 
@@ -223,9 +231,11 @@ class _Generator:
 
                 add("load", fail)
             else:
+                from .contract_coverage import not_generated_reason
+
                 for operation in loaded.operations:
                     values = example_values(loaded, operation)
-                    if operation.method in SAFE_METHODS and values is not None:
+                    if values is not None and not_generated_reason(loaded, operation) is None:
                         add(str(operation), _operation_check(config, target, operation, values))
         served = target.contract.get("served")
         if served and target.openapi:
@@ -286,8 +296,11 @@ def _operation_check(
     values: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[], None]:
     def check() -> None:
+        from .contract_coverage import note_validated
+
         loaded = get_contract(config, target, target.openapi or "")
-        client = ContractClient(loaded, _session(config, target))
+        client = ContractClient(loaded, _session(config, target),
+                                on_validated=lambda op: note_validated(config, op))
         headers = {name: str(value) for name, value in values["header"].items()}
         response = client.request(
             operation.method, operation.path, path_params=values["path"],
@@ -359,4 +372,7 @@ def contract(request: pytest.FixtureRequest, deploy_target: Target,
     except ContractError as exc:
         redact = request.config.stash[STATE].redactor
         pytest.fail(redact(str(exc)), pytrace=False)
-    return ContractClient(loaded, http)
+    from .contract_coverage import note_validated
+
+    config = request.config
+    return ContractClient(loaded, http, on_validated=lambda op: note_validated(config, op))
