@@ -120,6 +120,17 @@ class Contract:
             "urn:contract", spec.create_resource(document)
         )
         self._validators: dict[str, Any] = {}
+        from openapi_schema_validator import oas30_format_checker, oas31_format_checker
+
+        from .contract_fast import FastValidators
+
+        self._format_checker = _failing_closed(
+            oas31_format_checker if oas31 else oas30_format_checker
+        )
+        self._fast = FastValidators.create(
+            document, oas30=not oas31, slow_validator_class=self._validator_class,
+            format_checker=self._format_checker,
+        )
         self.prefixes = _server_prefixes(document)
         operations = []
         for path, item in (document.get("paths") or {}).items():
@@ -183,21 +194,22 @@ class Contract:
         """An OAS validator for the schema at ``pointer`` (cached; ``$ref`` resolved lazily)."""
         validator = self._validators.get(pointer)
         if validator is None:
-            from openapi_schema_validator import oas30_format_checker, oas31_format_checker
-
-            checker = oas31_format_checker if self.version.startswith("3.1") else (
-                oas30_format_checker
-            )
             validator = self._validator_class(
                 {"$ref": f"urn:contract#{quote(pointer, safe='/~{}')}"},
                 registry=self._registry,
-                format_checker=checker,
+                format_checker=self._format_checker,
             )
             self._validators[pointer] = validator
         return validator
 
     def schema_problems(self, pointer: str, instance: Any) -> list[str]:
-        """What is wrong with ``instance`` against the schema at ``pointer`` (empty: nothing)."""
+        """What is wrong with ``instance`` against the schema at ``pointer`` (empty: nothing).
+
+        A pass comes from the compiled fast path (:mod:`.contract_fast`) when it has
+        one; anything else is decided and worded by jsonschema.
+        """
+        if self._fast is not None and self._fast.is_valid(pointer, instance):
+            return []
         return list(_schema_problems(self.schema_validator(pointer), instance))
 
     def validate(self, response: requests.Response, *, path: str | None = None) -> None:
@@ -325,6 +337,20 @@ def _response_key(responses: Mapping[str, Any], status: str) -> str | None:
     if status[0] not in "45":
         candidates.append("default")
     return next((key for key in candidates if key in responses), None)
+
+
+def _failing_closed(checker: Any) -> Any:
+    """A copy of a format checker where a check that raises means "does not conform".
+
+    openapi-schema-validator's ``byte`` check raises UnicodeEncodeError on a
+    non-ASCII string: a body the server sent must fail the check, not crash it.
+    """
+    from jsonschema import FormatChecker
+
+    copy = FormatChecker(formats=())
+    for name, (check, _raises) in checker.checkers.items():
+        copy.checks(name, raises=Exception)(check)
+    return copy
 
 
 def _path(response: requests.Response) -> str:
