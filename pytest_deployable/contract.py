@@ -54,6 +54,7 @@ __all__ = [
 #: At most this many problems are listed for one response; the rest are counted.
 MAX_PROBLEMS = 10
 _SHOWN_VALUE = 80
+_FOUND_CACHE = 4096
 
 
 class ContractViolation(AssertionError):
@@ -120,6 +121,7 @@ class Contract:
             "urn:contract", spec.create_resource(document)
         )
         self._validators: dict[str, Any] = {}
+        self._found: dict[tuple[str, str], Operation | None] = {}
         from openapi_schema_validator import oas30_format_checker, oas31_format_checker
 
         from .contract_fast import FastValidators
@@ -174,8 +176,15 @@ class Contract:
         return pointer_target(self.document, pointer)
 
     def operation(self, method: str, path: str) -> Operation | None:
-        """The operation that answers ``method`` on a concrete URL path, or None."""
-        method = method.upper()
+        """The operation that answers ``method`` on a concrete URL path, or None (cached)."""
+        key = (method.upper(), path)
+        if key not in self._found:
+            if len(self._found) >= _FOUND_CACHE:
+                self._found.clear()  # URLs with ids are many; the cache stays bounded
+            self._found[key] = self._find(*key)
+        return self._found[key]
+
+    def _find(self, method: str, path: str) -> Operation | None:
         candidates = [path] + [path[len(p):] for p in self.prefixes if path.startswith(p + "/")]
         for candidate in candidates:
             for op in self._matching:
