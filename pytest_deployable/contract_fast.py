@@ -12,9 +12,15 @@ The rewrite exists for that:
 - OAS 3.0 ``nullable: true`` becomes ``"null"`` in ``type`` (3.0's rule: it only
   widens ``type``), and a ``$ref`` with sibling keywords becomes an ``allOf``
   (openapi-schema-validator applies the siblings; Draft 4 would ignore them);
-- ``format`` and ``pattern`` are handed back to Python: the same format checker
-  and the same regular-expression search openapi-schema-validator uses, so a
-  ``date-time`` or ``int32`` and an ECMA pattern mean the same on both paths;
+- ``format`` means what openapi-schema-validator's format checker makes of it:
+  nothing for the formats it does not check (``date-time``, ``email``: it ignores
+  them) or always passes (``float``, ``password``), ``int32``/``int64`` as bounds
+  (which jsonschema-rs applies to floats as well: stricter), and the rest
+  (``byte``, ``regex``) handed back to Python, to the same checker;
+- a ``pattern`` made only of literals, classes, groups, anchors and quantifiers
+  stays with jsonschema-rs (Rust's ``$`` does not match before a final newline
+  as Python's does: stricter); any other is handed back to Python, to the same
+  regular-expression search jsonschema uses;
 - a document with a ``discriminator`` anywhere gets no fast path: jsonschema
   validates only the mapped branch, which a plain ``oneOf`` does not reproduce.
 
@@ -24,6 +30,7 @@ generated instances.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +41,15 @@ __all__ = ["FastValidators"]
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "example", "examples"})
 _FORMAT = "x-deployable-format"
 _PATTERN = "x-deployable-pattern"
+#: Formats openapi-schema-validator checks on JSON values and that are not always true.
+_PYTHON_FORMATS = frozenset({"byte", "regex"})
+#: int32 and int64 as the bounds openapi-schema-validator checks on integers.
+_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+#: Literals, classes, groups, anchors, alternation and quantifiers; no class escapes
+#: (\d, \w, \s, \b: Unicode in Python, ASCII in ECMA), no flags, no look-arounds.
+_SAFE_PATTERN = re.compile(
+    r"""^(?:[A-Za-z0-9 ^$|()\[\]{}?*+.,_/:@#!=<>'"%&;~-]|\\[.^$|()\[\]{}?*+/\\-])*$"""
+)
 
 
 class FastValidators:
@@ -135,13 +151,22 @@ def _rewrite(node: Any, *, oas30: bool) -> Any:
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
+    extra: list[dict[str, Any]] = []
     for key, value in node.items():
         if key in _DATA_KEYWORDS:
             out[key] = value
         elif key == "format" and isinstance(value, str):
-            out[_FORMAT] = value
+            if value in _BOUNDS:
+                low, high = _BOUNDS[value]
+                extra.append({"minimum": low, "maximum": high})
+            elif value in _PYTHON_FORMATS:
+                out[_FORMAT] = value
+            # Any other format the OAS format checkers do not check, so neither do we.
         elif key == "pattern" and isinstance(value, str):
-            out[_PATTERN] = value
+            native = _SAFE_PATTERN.match(value) is not None and not (
+                "(?" in value or "{," in value
+            )
+            out["pattern" if native else _PATTERN] = value
         else:
             out[key] = _rewrite(value, oas30=oas30)
     if oas30 and out.get("nullable") is True and isinstance(out.get("type"), str):
@@ -149,4 +174,6 @@ def _rewrite(node: Any, *, oas30: bool) -> Any:
     if oas30 and isinstance(out.get("$ref"), str) and len(out) > 1:
         siblings = {key: value for key, value in out.items() if key != "$ref"}
         out = {"allOf": [{"$ref": out["$ref"]}, siblings]}
+    if extra:
+        out = {"allOf": [out, *extra]}
     return out

@@ -17,7 +17,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from pytest_deployable.contract import Contract  # noqa: E402
 
-KEYS = ["id", "name", "code", "when", "blob", "tags", "owner", "kind", "n", "x"]
+KEYS = ["id", "name", "code", "when", "blob", "tags", "owner", "kind", "n", "x", "cur", "big"]
 
 SCHEMAS: dict[str, Any] = {
     "Owner": {"type": "object", "required": ["id"], "additionalProperties": False,
@@ -40,6 +40,8 @@ SCHEMAS: dict[str, Any] = {
             "kind": {"oneOf": [{"type": "integer"}, {"type": "number", "multipleOf": 0.5}]},
             "n": {"anyOf": [{"type": "string", "format": "int64"}, {"type": "boolean"}]},
             "x": {"type": "number", "format": "float", "not": {"enum": [1]}},
+            "cur": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "big": {"type": "integer", "format": "int64", "nullable": True},
         },
     },
 }
@@ -58,6 +60,8 @@ def document(version: str) -> dict[str, Any]:
         del thing["blob"]["nullable"]
         del thing["tags"]["items"]["nullable"]
         thing["tags"]["items"]["type"] = ["string", "null"]
+        del thing["big"]["nullable"]
+        thing["big"]["type"] = ["integer", "null"]
     return {
         "openapi": version, "info": {"title": "t", "version": "1"},
         "paths": {"/things": {"get": {"responses": {"200": {
@@ -74,7 +78,8 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65),
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([
         1.0, 0, 100, 99, 2**31, -(2**31) - 1, "123", "١٢٣", "12\n", "aGVsbG8=", "a",
-        "2026-11-27T04:00:00Z", "not a date", "b", "", "9223372036854775808",
+        "2026-11-27T04:00:00Z", "not a date", "b", "", "9223372036854775808", "EUR",
+        "EUR\n", "eur", "EURO", 2**63, 2**63 - 1, -(2**63) - 1,
     ]),
     st.text(max_size=5),
 )
