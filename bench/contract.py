@@ -150,7 +150,7 @@ def _fastjsonschema(doc: dict[str, Any], pointer: str) -> Callable[[Any], object
         import fastjsonschema
     except ImportError:
         return None
-    from pytest_deployable.contract_fast import _rewrite
+    from pytest_deployable.contract.fast import _rewrite
 
     rewritten = _rewrite(doc, oas30=True)
     # Give the format and pattern keywords back: fastjsonschema checks them itself.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .contract_checks import ContractClient
+from .contract.plugin import ContractClient
 from .markers import CheckSpec
 from .targets import Target
 from .verdict import Amendment, CheckResult, Decision, Outcome, Verdict

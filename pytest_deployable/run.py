@@ -20,7 +20,7 @@ import pytest
 from . import hosts
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
-from .contract_coverage import record as contract_record
+from .contract.coverage import record as contract_record
 from .durations import format_interval
 from .fixtures import WAITS, display_for
 from .provenance import find_commit, find_subject

@@ -13,7 +13,7 @@ import pytest
 from conftest import require
 
 from pytest_deployable.cli import main
-from pytest_deployable.drift import BREAKING_KINDS, diff
+from pytest_deployable.contract.drift import BREAKING_KINDS, diff
 
 yaml = require("yaml")
 require("openapi_spec_validator")

@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .openapi_document import escape_pointer, resolve_ref
+from .document import escape_pointer, resolve_ref
 
 if TYPE_CHECKING:
     from .drift import Finding

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .contract import ContractError, ContractViolation, MissingExtra
-from .redact import Redactor
-from .targets import Target
+from ..redact import Redactor
+from ..targets import Target
+from .validate import ContractError, ContractViolation, MissingExtra
 
 __all__ = ["PACT_HINT", "PactFile", "find_pacts", "verify_pact"]
 

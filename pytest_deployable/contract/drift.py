@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .document import METHODS, escape_pointer, resolve_ref
 from .drift_schema import Place, compare
-from .openapi_document import METHODS, escape_pointer, resolve_ref
 
 __all__ = ["BREAKING_KINDS", "Finding", "diff"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from .openapi_document import (
+from .document import (
     INSTALL_HINT,
     METHODS,
     ContractError,
@@ -124,7 +124,7 @@ class Contract:
         self._found: dict[tuple[str, str], Operation | None] = {}
         from openapi_schema_validator import oas30_format_checker, oas31_format_checker
 
-        from .contract_fast import FastValidators
+        from .fast import FastValidators
 
         self._format_checker = _failing_closed(
             oas31_format_checker if oas31 else oas30_format_checker

@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .contract import (
+from ..redact import Redactor
+from ..state import STATE
+from ..targets import Target
+from .validate import (
     Contract,
     ContractError,
     ContractViolation,
@@ -30,14 +33,11 @@ from .contract import (
     read_location,
     require_extra,
 )
-from .redact import Redactor
-from .state import STATE
-from .targets import Target
 
 if TYPE_CHECKING:
     import requests
 
-    from .http import TargetSession
+    from ..http import TargetSession
     from .pact import PactFile
 
 __all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks"]
@@ -118,7 +118,7 @@ def _session(config: pytest.Config, target: Target) -> TargetSession:
     """A session of the target's own for generated checks and fetching served contracts."""
     session = config.stash.get(_SESSION, None)
     if session is None:
-        from .http import TargetSession
+        from ..http import TargetSession
 
         session = TargetSession(target)
         config.stash[_SESSION] = session
@@ -162,9 +162,9 @@ def setup_contract_checks(config: pytest.Config, target: Target) -> None:
             raise pytest.UsageError(f"{where}.contract.pacts: {exc}") from None
     contract = target.contract
     if target.openapi:
-        from . import contract_coverage
+        from . import coverage
 
-        contract_coverage.register(config, target)
+        coverage.register(config, target)
     if target.base_url and (contract.get("generate") or contract.get("served") or pacts):
         config.pluginmanager.register(_Generator(target, pacts), "deployable-contract")
 
@@ -231,7 +231,7 @@ class _Generator:
 
                 add("load", fail)
             else:
-                from .contract_coverage import not_generated_reason
+                from .coverage import not_generated_reason
 
                 for operation in loaded.operations:
                     values = example_values(loaded, operation)
@@ -296,7 +296,7 @@ def _operation_check(
     values: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[], None]:
     def check() -> None:
-        from .contract_coverage import note_validated
+        from .coverage import note_validated
 
         loaded = get_contract(config, target, target.openapi or "")
         client = ContractClient(loaded, _session(config, target),
@@ -372,7 +372,7 @@ def contract(request: pytest.FixtureRequest, deploy_target: Target,
     except ContractError as exc:
         redact = request.config.stash[STATE].redactor
         pytest.fail(redact(str(exc)), pytrace=False)
-    from .contract_coverage import note_validated
+    from .coverage import note_validated
 
     config = request.config
     return ContractClient(loaded, http, on_validated=lambda op: note_validated(config, op))

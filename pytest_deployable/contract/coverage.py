@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .verdict import Amendment, Decision
+from ..verdict import Amendment, Decision
 
 if TYPE_CHECKING:
-    from .contract import Contract, Operation
-    from .targets import Target
-    from .verdict import Verdict
+    from ..targets import Target
+    from ..verdict import Verdict
+    from .validate import Contract, Operation
 
 __all__ = ["PROPERTY", "Coverage", "CoverageTracker", "measure"]
 
@@ -93,7 +93,7 @@ def not_generated_reason(contract: Contract, operation: Operation) -> str | None
     """Why no check is generated for ``operation`` (None: one is)."""
     if operation.method not in _SAFE_METHODS:
         return f"{operation.method} changes state: checks are generated for GET and HEAD only"
-    from .contract_checks import example_values
+    from .plugin import example_values
 
     if (contract.resolve(operation.spec.get("requestBody")) or {}).get("required"):
         return "needs a request body: no check is generated"
@@ -165,8 +165,8 @@ class CoverageTracker:
     def measure(self) -> Coverage:
         """The run's coverage (measured once, when the verdict is decided)."""
         if self.coverage is None:
-            from .contract import ContractError
-            from .contract_checks import get_contract
+            from .plugin import get_contract
+            from .validate import ContractError
 
             minimum = min_coverage(self.target)
             location = self.target.openapi or ""
