@@ -31,7 +31,6 @@ __all__ = ["PROPERTY", "Coverage", "CoverageTracker", "measure"]
 
 #: The ``user_properties`` key that carries a validated operation to the controller.
 PROPERTY = "deployable.contract.operation"
-_SAFE_METHODS = ("GET", "HEAD")
 #: At most this many skipped operations are named in the terminal; the verdict file has all.
 _SHOWN = 5
 
@@ -91,7 +90,9 @@ class Coverage:
 
 def not_generated_reason(contract: Contract, operation: Operation) -> str | None:
     """Why no check is generated for ``operation`` (None: one is)."""
-    if operation.method not in _SAFE_METHODS:
+    from .document import GENERATED_METHODS
+
+    if operation.method not in GENERATED_METHODS:
         return f"{operation.method} changes state: checks are generated for GET and HEAD only"
     from .plugin import example_values
 

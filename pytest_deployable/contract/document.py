@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "GENERATED_METHODS",
     "INSTALL_HINT",
     "METHODS",
     "ContractError",
@@ -33,6 +34,8 @@ __all__ = [
 INSTALL_HINT = "pip install 'pytest-deployable[contract]'"
 #: The HTTP methods an OpenAPI path item may hold, as written in the document.
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: The methods generated checks send: they never change state, on any target.
+GENERATED_METHODS = ("GET", "HEAD")
 #: How many ``$ref`` hops are followed before a chain counts as a loop.
 MAX_REF_HOPS = 50
 

@@ -26,6 +26,7 @@ from .validate import ContractError, ContractViolation, MissingExtra
 __all__ = ["PACT_HINT", "PactFile", "find_pacts", "verify_pact"]
 
 PACT_HINT = "pip install 'pytest-deployable[pact]'"
+#: Interactions replayed on a protected target (the verifier bypasses the http session).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

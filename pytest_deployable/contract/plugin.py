@@ -45,7 +45,6 @@ __all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks
 PREFIX = "deployable::contract::"
 _CACHE = pytest.StashKey[dict[str, Contract]]()
 _SESSION = pytest.StashKey["TargetSession"]()
-SAFE_METHODS = ("GET", "HEAD")
 
 
 class ContractClient:

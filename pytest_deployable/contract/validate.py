@@ -12,7 +12,6 @@ contract is used, so the core plugin runs without them.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ from .document import (
     require_extra,
     resolve_ref,
 )
+from .messages import describe_problems, schema_problems
 
 if TYPE_CHECKING:
     import requests
@@ -51,9 +51,6 @@ __all__ = [
     "require_extra",
 ]
 
-#: At most this many problems are listed for one response; the rest are counted.
-MAX_PROBLEMS = 10
-_SHOWN_VALUE = 80
 _FOUND_CACHE = 4096
 
 
@@ -219,7 +216,7 @@ class Contract:
         """
         if self._fast is not None and self._fast.is_valid(pointer, instance):
             return []
-        return list(_schema_problems(self.schema_validator(pointer), instance))
+        return list(schema_problems(self.schema_validator(pointer), instance))
 
     def validate(self, response: requests.Response, *, path: str | None = None) -> None:
         """Raise :class:`ContractViolation` unless ``response`` honours the contract."""
@@ -307,36 +304,8 @@ class Contract:
                     f"{pointer}/headers/{escape_pointer(name)}/schema"
                 )
                 schema = self.resolve(header["schema"])
-                for problem in _schema_problems(validator, _header_value(value, schema)):
+                for problem in schema_problems(validator, _header_value(value, schema)):
                     yield f"header {name}: {problem.removeprefix('$: ')}"
-
-
-#: A problem line is cut to this many characters: a message is read, and stored in reports.
-MAX_LINE = 300
-
-
-def describe_problems(headline: str, problems: list[str], *, source: str | None = None) -> str:
-    """A violation's message: the headline, the first problem and the contract on one line,
-    then every problem on its own line, each bounded.
-
-    The first problem comes before the contract's name, so that a report which keeps
-    only the start of a failure's first line still shows what broke.
-    """
-    shown = [_bounded(problem) for problem in problems]
-    first = shown[0] if shown else "no problem listed"
-    others = sum(not problem.startswith("...") for problem in shown) - 1
-    more = f" (and {others} more)" if others > 0 else ""
-    contract = f"; the contract is {source}" if source else ""
-    lines = [f"{headline}: {first}{more}{contract}:"]
-    lines += [f"  {problem}" for problem in shown[: MAX_PROBLEMS + 1]]
-    if len(shown) > MAX_PROBLEMS + 1:
-        lines.append(f"  ... and {len(shown) - MAX_PROBLEMS - 1} more")
-    return "\n".join(lines)
-
-
-def _bounded(line: str) -> str:
-    line = " ".join(line.split())  # a value's own newlines would break the one-line rule
-    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 def _response_key(responses: Mapping[str, Any], status: str) -> str | None:
@@ -391,54 +360,6 @@ def _header_value(value: str, schema: Mapping[str, Any]) -> Any:
     if kind == "boolean" and value in ("true", "false"):
         return value == "true"
     return value
-
-
-def _schema_problems(validator: Any, instance: Any) -> Iterator[str]:
-    # iter_errors is lazy: a huge body with many bad values stops at the limit.
-    errors = list(itertools.islice(validator.iter_errors(instance), MAX_PROBLEMS + 1))
-    errors.sort(key=lambda error: (list(map(str, error.absolute_path)), error.validator))
-    # The OAS 3.0 validator reports a null for a non-nullable type twice (type, nullable).
-    yield from dict.fromkeys(_explain(error) for error in errors[:MAX_PROBLEMS])
-    if len(errors) > MAX_PROBLEMS:
-        yield f"... and more (only the first {MAX_PROBLEMS} are listed)"
-
-
-def _explain(error: Any) -> str:
-    """One problem in words: where, what was expected, what came."""
-    where = error.json_path
-    kind = error.validator
-    expected = error.validator_value
-    came = f"got {_show(error.instance)}"
-    if kind == "type":
-        types = expected if isinstance(expected, list) else [expected]
-        if error.schema.get("nullable"):
-            types = [*types, "null"]
-        return f"{where}: expected {' or '.join(map(str, types))}, {came}"
-    if kind == "required":
-        missing = re.match(r"^'(.*)' is a required property$", error.message)
-        name = missing.group(1) if missing else error.message
-        return f"{where}: required property {name!r} is missing"
-    if kind == "enum":
-        return f"{where}: expected one of {_show(expected)}, {came}"
-    if kind == "const":
-        return f"{where}: expected {_show(expected)}, {came}"
-    if kind in ("additionalProperties", "unevaluatedProperties"):
-        return f"{where}: {error.message}"
-    if kind in ("oneOf", "anyOf"):
-        return f"{where}: expected a value matching {kind} of {len(expected)} schemas, {came}"
-    return f"{where}: expected {kind} {_show(expected)}, {came}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "number"
-    )
-    text = json.dumps(value, default=str)
-    if len(text) > _SHOWN_VALUE:
-        text = text[: _SHOWN_VALUE - 1] + "…"
-    return f"{kind} {text}"
 
 
 def _server_prefixes(document: Mapping[str, Any]) -> tuple[str, ...]:
