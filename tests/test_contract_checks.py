@@ -313,3 +313,47 @@ def test_the_drift_check_fails_on_a_media_type_change_and_a_narrowed_request(
     assert drift["outcome"] == "failed"
     # A finding, not only the headline (which line the recorder keeps is #10's part).
     assert "narrowed-request" in drift["message"] or "changed-media-type" in drift["message"]
+
+
+MINI = {
+    "openapi": "3.0.3", "info": {"title": "mini", "version": "1"},
+    "paths": {
+        name: {"get": {"responses": {
+            "200": {"description": "ok", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}},
+            }}}},
+            "default": {"description": "error", "content": {"application/json": {
+                "schema": {"type": "object"}}}},
+        }}}
+        for name in ("/fine", "/plain", "/empty")
+    },
+}
+
+
+def test_generated_checks_fail_a_body_of_another_type_or_no_body(
+    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
+) -> None:
+    server.route("/fine", 200, {"ok": True})
+    server.route("/plain", 200, b"ok")
+    server.route("/empty", 200, b"")
+    server.content_types["/empty"] = "application/json"
+    (pytester.path / "mini.json").write_text(json.dumps(MINI))
+    pytester.makefile(".toml", **{"deploy-targets": f"""
+[targets.local]
+base_url = "{server.url}"
+openapi = "mini.json"
+[targets.local.contract]
+generate = true
+"""})
+    result = pytester.runpytest("--deploy-target=local")
+    assert result.ret == 1
+    found = checks(verdict_of())
+    assert found["deployable::contract::GET /fine"]["outcome"] == "passed"
+    plain = found["deployable::contract::GET /plain"]
+    assert plain["outcome"] == "failed"
+    assert "content type 'text/plain' is not declared (declared: application/json)" in (
+        plain["message"]
+    )
+    empty = found["deployable::contract::GET /empty"]
+    assert empty["outcome"] == "failed"
+    assert "the body is empty; the contract declares one (application/json)" in empty["message"]
