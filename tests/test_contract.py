@@ -267,3 +267,20 @@ def test_the_first_line_of_a_violation_names_what_broke(
     )
     assert lines[1:] == ['  $.id: expected integer, got string "one"',
                          "  $.name: expected string, got null"]
+
+
+def test_unquoted_status_codes_in_yaml_are_status_codes(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
+        "      responses:\n        200:\n          description: ok\n          content:\n"
+        "            application/json:\n              schema: {type: object, required: [x],"
+        " properties: {x: {type: integer}}}\n"
+    )
+    contract = load_contract(str(path))
+    server.route("/a", 200, {"x": 1})
+    contract.validate(requests.get(server.url + "/a", timeout=5))
+    server.route("/a", 200, {"x": "one"})
+    assert '$.x: expected integer, got string "one"' in violation(
+        contract, requests.get(server.url + "/a", timeout=5)
+    )

@@ -115,6 +115,20 @@ def external_refs(document: Any, pointer: str = "") -> Iterator[tuple[str, str]]
             yield from external_refs(value, f"{pointer}/{index}")
 
 
+def _string_keys(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {_key(key): _string_keys(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_string_keys(value) for value in node]
+    return node
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return key if isinstance(key, str) else str(key)
+
+
 def parse_document(text: str, source: str) -> dict[str, Any]:
     """Parse OpenAPI text (JSON or YAML) and check it is a valid OpenAPI 3.0/3.1 document."""
     require_extra()
@@ -142,6 +156,8 @@ def parse_document(text: str, source: str) -> dict[str, Any]:
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ContractError(f"{source}: not valid YAML: {problem}{where}") from None
+        # YAML reads `200:` as a number; OpenAPI (JSON) keys are strings.
+        document = _string_keys(document)
     if not isinstance(document, dict):
         raise ContractError(
             f"{source}: not an OpenAPI document: the top level is "
