@@ -37,6 +37,8 @@ def test_generated_checks_report_coverage_and_every_skipped_operation(
     result = pytester.runpytest("--deploy-target=local")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines([
+        "deployable: added 6 contract checks (deployable::contract::*); 1 operation not "
+        "generated (contract coverage at the end)",
         "deployable: contract coverage 6 of 7 operations (86%)",
         f"  not checked: POST /items: {POST_REASON}",
     ])
