@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .contract_checks import ContractClient
+from .contract.plugin import ContractClient
 from .database import ReadOnlyDatabaseError
 from .markers import CheckSpec
 from .metrics import Metrics

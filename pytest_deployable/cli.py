@@ -255,7 +255,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _contract_diff(args: argparse.Namespace) -> int:
     from .contract import ContractError, MissingExtra, parse_document, read_location
-    from .drift import diff
+    from .contract.drift import diff
 
     documents = []
     for location in (args.expected, args.actual):

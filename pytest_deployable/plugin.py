@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from . import hooks, hosts, schema, signing
-from .contract_checks import contract, setup_contract_checks
+from .contract.plugin import contract, setup_contract_checks
 from .fixtures import NO_TARGET, db, deploy_target, eventually, http
 from .markers import MARKERS, CheckSpec, MarkerError, classify
 from .metrics_plugin import _deployable_prometheus, metrics

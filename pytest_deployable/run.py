@@ -20,6 +20,7 @@ import pytest
 from . import hosts, signing
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
+from .contract.coverage import record as contract_record
 from .durations import format_interval
 from .fixtures import WAITS, display_for
 from .provenance import find_commit, find_subject
@@ -322,6 +323,9 @@ class DeployRun:
             artifacts=signing.subject_entries(self.config, name),
         )
         statement = to_statement(verdict, info)
+        contract = contract_record(self.config)
+        if contract is not None:
+            statement["predicate"]["deployability"]["contract"] = state.redactor.value(contract)
         state.statement = statement
         try:
             write_atomic(state.verdict_path,

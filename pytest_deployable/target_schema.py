@@ -43,7 +43,8 @@ KEYS: dict[str, str] = {
     "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
     "or a path on the target such as /openapi.json)",
     "contract": "a table with generate (true/false), served (a string like openapi), "
-    "pacts (a list of Pact files or folders) and blocking (true/false)",
+    "pacts (a list of Pact files or folders), blocking (true/false) and min_coverage "
+    "(a share from 0 to 1)",
     "prometheus": "a string: the http(s) URL of the Prometheus server the metrics fixture asks",
     "prometheus_headers": "a table of strings (headers sent to Prometheus only)",
     "database": "a string: a SQLAlchemy URL, postgresql://... or sqlite:///... (a secret)",
@@ -54,7 +55,7 @@ KEYS: dict[str, str] = {
 
 #: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
 CONTRACT_KEYS: dict[str, type] = {
-    "generate": bool, "served": str, "blocking": bool, "pacts": list,
+    "generate": bool, "served": str, "blocking": bool, "pacts": list, "min_coverage": float,
 }
 
 
@@ -73,7 +74,7 @@ def check_table(where: str, table: Mapping[str, Any]) -> None:
             or table.get("database")):
         raise TargetError(f"{where} needs base_url, hosts, or both (or a database)")
     contract = table.get("contract", {})
-    if ("generate" in contract or "served" in contract) and "openapi" not in table:
+    if ({"generate", "served", "min_coverage"} & set(contract)) and "openapi" not in table:
         raise TargetError(f"{where}.contract needs openapi, the contract to check against")
 
 
@@ -86,10 +87,15 @@ def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
             )
         if isinstance(value, list):
             fits = kind is list and all(isinstance(v, str) and v for v in value)
+        elif kind is float:
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                0 <= value <= 1
+            )
         else:
             fits = isinstance(value, kind)
         if not fits:
-            shown = {bool: "true or false", str: "a string"}.get(
+            shown = {bool: "true or false", str: "a string",
+                     float: "a share of the operations from 0 to 1 (0.8 for 80%)"}.get(
                 kind, "a list of strings (Pact files, or folders of them)"
             )
             raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")

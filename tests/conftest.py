@@ -55,6 +55,8 @@ class Server:
     routes: dict[str, Any] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     hang: threading.Event = field(default_factory=threading.Event)
+    content_types: dict[str, str] = field(default_factory=dict)
+    """A Content-Type per path, instead of JSON (or text/plain for bytes)."""
 
     def route(self, path: str, status: int = 200, body: Any = None) -> None:
         """Answer ``path`` with ``status`` and ``body`` (JSON unless bytes)."""
@@ -103,6 +105,7 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 data, kind = payload, "text/plain"
             else:
                 data, kind = json.dumps(payload).encode(), "application/json"
+            kind = server.content_types.get(route, kind)
             self.send_response(status)
             if status in (301, 302, 307, 308):
                 self.send_header("Location", str(payload.get("location", "/")))

@@ -60,7 +60,8 @@ def test_a_conforming_response_passes_and_a_bad_one_names_path_expected_and_came
     server.route("/items/1", 200, {**ITEM, "price": "8.25", "in_stock": None})
     message = violation(shop_contract, requests.get(server.url + "/items/1", timeout=5))
     assert message.splitlines() == [
-        f"GET /items/{{id}} answered 200, which does not honour the contract {SHOP_SPEC}:",
+        "GET /items/{id} answered 200: $.in_stock: expected boolean, got null (and 1 more); "
+        f"the contract is {SHOP_SPEC}:",
         "  $.in_stock: expected boolean, got null",
         '  $.price: expected number, got string "8.25"',
     ]
@@ -121,7 +122,7 @@ def test_openapi_31_and_declared_headers(server: Server, tmp_path: Path) -> None
         ("title: shop\n", "not an OpenAPI 3.0 or 3.1 document (no 'openapi' field); "
          "expected 'openapi: 3.0.x' or 'openapi: 3.1.x'"),
         ("openapi: 3.0.3\ninfo: {title: x}\npaths: {}\n",
-         "invalid OpenAPI 3.0.3: $.info: 'version' is a required property"),
+         'invalid OpenAPI 3.0.3: $.info: "version" is a required property'),
     ],
 )
 def test_a_bad_document_is_one_line_naming_the_file(
@@ -170,3 +171,116 @@ def test_many_bad_values_are_listed_up_to_a_limit(shop_contract: Contract) -> No
     lines = violation(shop_contract, response).splitlines()
     assert len(lines) == 12
     assert lines[-1] == "  ... and more (only the first 10 are listed)"
+
+
+@pytest.fixture
+def petstore() -> Contract:
+    return load_contract(str(DATA / "petstore-expanded.yaml"))
+
+
+PET = {"id": 1, "name": "Rex", "tag": "dog"}
+ERROR = {"code": 500, "message": "database down"}
+
+
+@pytest.mark.parametrize("status", [500, 503, 422, 404])
+def test_an_error_never_honours_the_contract_through_default(
+    server: Server, petstore: Contract, status: int
+) -> None:
+    # The body fits the `default` response's Error schema: only the status is wrong.
+    server.route("/pets", status, {**ERROR, "code": status})
+    message = violation(petstore, requests.get(server.url + "/pets", timeout=5))
+    assert message.splitlines()[1:] == [
+        f"  status {status} is not declared (declared: 200, default); 'default' does not "
+        f"cover errors: declare {status} or {str(status)[0]}XX",
+    ]
+
+
+def test_an_error_listed_exactly_or_by_its_range_honours_the_contract(
+    server: Server, tmp_path: Path
+) -> None:
+    document = yaml_load(DATA / "petstore-expanded.yaml")
+    error = document["paths"]["/pets"]["get"]["responses"]["default"]
+    document["paths"]["/pets"]["get"]["responses"]["503"] = error
+    document["paths"]["/pets"]["get"]["responses"]["4XX"] = error
+    contract = Contract(document, "petstore")
+    for status in (503, 422):
+        server.route("/pets", status, {**ERROR, "code": status})
+        contract.validate(requests.get(server.url + "/pets", timeout=5))
+    # A 3xx or 2xx not listed still falls to `default`, as OpenAPI says.
+    server.route("/pets", 202, ERROR)
+    contract.validate(requests.get(server.url + "/pets", timeout=5))
+
+
+def yaml_load(path: Path) -> dict[str, object]:
+    import yaml
+
+    loaded: dict[str, object] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/plain", b"id=1 name=Rex"), ("application/xml", b"<pet><id>1</id></pet>"),
+     ("text/html; charset=utf-8", b"<html>maintenance</html>")],
+)
+def test_a_body_of_another_media_type_where_json_is_declared_fails(
+    server: Server, petstore: Contract, content_type: str, body: bytes
+) -> None:
+    server.route("/pets/1", 200, body)
+    server.content_types["/pets/1"] = content_type
+    media = content_type.split(";")[0]
+    assert violation(petstore, requests.get(server.url + "/pets/1", timeout=5)).splitlines()[
+        1:
+    ] == [f"  content type {media!r} is not declared (declared: application/json)"]
+
+
+def test_a_vanished_body_fails(server: Server, petstore: Contract) -> None:
+    server.route("/pets/1", 200, b"")
+    server.content_types["/pets/1"] = "application/json"
+    assert violation(petstore, requests.get(server.url + "/pets/1", timeout=5)).splitlines()[
+        1:
+    ] == ["  the body is empty; the contract declares one (application/json)"]
+
+
+def test_json_declared_without_a_schema_must_still_be_json(server: Server) -> None:
+    document = yaml_load(DATA / "petstore-expanded.yaml")
+    content = document["paths"]["/pets/{id}"]["get"]["responses"]["200"]["content"]  # type: ignore[index]
+    content["application/json"] = {}
+    contract = Contract(document, "petstore")
+    server.route("/pets/1", 200, b"<pet/>")
+    server.content_types["/pets/1"] = "application/json"
+    assert "the body is not valid JSON (application/json)" in violation(
+        contract, requests.get(server.url + "/pets/1", timeout=5)
+    )
+    server.route("/pets/1", 200, PET)
+    contract.validate(requests.get(server.url + "/pets/1", timeout=5))
+
+
+def test_the_first_line_of_a_violation_names_what_broke(
+    server: Server, petstore: Contract
+) -> None:
+    server.route("/pets/1", 200, {"id": "one", "name": None})
+    lines = violation(petstore, requests.get(server.url + "/pets/1", timeout=5)).splitlines()
+    assert lines[0] == (
+        'GET /pets/{id} answered 200: $.id: expected integer, got string "one" (and 1 more); '
+        f"the contract is {DATA / 'petstore-expanded.yaml'}:"
+    )
+    assert lines[1:] == ['  $.id: expected integer, got string "one"',
+                         "  $.name: expected string, got null"]
+
+
+def test_unquoted_status_codes_in_yaml_are_status_codes(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "api.yaml"
+    path.write_text(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n"
+        "      responses:\n        200:\n          description: ok\n          content:\n"
+        "            application/json:\n              schema: {type: object, required: [x],"
+        " properties: {x: {type: integer}}}\n"
+    )
+    contract = load_contract(str(path))
+    server.route("/a", 200, {"x": 1})
+    contract.validate(requests.get(server.url + "/a", timeout=5))
+    server.route("/a", 200, {"x": "one"})
+    assert '$.x: expected integer, got string "one"' in violation(
+        contract, requests.get(server.url + "/a", timeout=5)
+    )

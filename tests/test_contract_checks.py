@@ -87,11 +87,12 @@ def test_a_violation_names_the_operation_the_json_path_expected_and_came(
     pytester.makepyfile(SUITE)
     with running_shop(tmp_path / "broken", broken=True) as broken:
         targets(pytester, broken.url)
-        result = pytester.runpytest("--deploy-target=local")
+        result = pytester.runpytest("--deploy-target=local", "--deploy-junit=junit.xml",
+                                    "--deploy-summary=summary.md")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*ContractViolation: GET /items/{id} answered 200, which does not honour the contract "
-        "*shop.json:",
+        '*ContractViolation: GET /items/{id} answered 200: $.price: expected number, got string '
+        '"24.50"; the contract is *shop.json:',
         '*  $.price: expected number, got string "24.50"',
     ])
     found = checks(verdict_of())
@@ -100,6 +101,12 @@ def test_a_violation_names_the_operation_the_json_path_expected_and_came(
     assert detail["outcome"] == "failed"
     assert detail["message"].startswith("pytest_deployable.contract.ContractViolation: GET "
                                         "/items/{id} answered 200")
+    # What broke, not only that something did: in the verdict file, JUnit and Markdown.
+    violation = '$.price: expected number, got string "24.50"'
+    assert violation in detail["message"]
+    junit = (pytester.path / "junit.xml").read_text()
+    assert violation.replace('"', "&quot;") in junit or violation in junit
+    assert violation in (pytester.path / "summary.md").read_text()
 
 
 def test_generated_checks_one_per_safe_operation_with_examples(
@@ -109,7 +116,8 @@ def test_generated_checks_one_per_safe_operation_with_examples(
     result = pytester.runpytest("--deploy-target=local", "-v")
     assert result.ret == 0, result.stdout.str()
     found = checks(verdict_of())
-    result.stdout.fnmatch_lines(["deployable: added 6 contract checks (deployable::contract::…)"])
+    result.stdout.fnmatch_lines(["deployable: added 6 contract checks (deployable::contract::…); 1 "
+                                "operation not generated (contract coverage at the end)"])
     assert list(found) == GENERATED  # POST /items is never generated
     assert all(c["category"] == "contract" and c["blocking"] for c in found.values())
     assert {entry["method"] for entry in shop.requests()} == {"GET"}
@@ -172,7 +180,7 @@ def test_each_kind_of_drift_fails_the_drift_check(
         result = pytester.runpytest("--deploy-target=local")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "*the served contract /openapi.json breaks contracts/shop.json for its consumers:",
+        "*the served contract /openapi.json breaks contracts/shop.json for its consumers: *",
         f"*  {finding} {where}: *",
     ])
     drift = checks(verdict_of())["deployable::contract::drift"]
@@ -279,3 +287,74 @@ def test_generated_checks_give_the_same_verdict_with_xdist(
     assert serial.ret == parallel.ret == 1
     assert {i: c["outcome"] for i, c in one.items()} == {i: c["outcome"] for i, c in two.items()}
     assert len(one) == 9
+
+
+def test_the_drift_check_fails_on_a_media_type_change_and_a_narrowed_request(
+    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
+) -> None:
+    served = json.loads(SPEC.read_text())
+    responses = served["paths"]["/items/{id}"]["get"]["responses"]
+    responses["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    served["components"]["schemas"]["NewItem"]["properties"]["name"]["maxLength"] = 20
+    server.route("/openapi.json", 200, served)
+    targets(pytester, server.url, extra='[targets.local.contract]\nserved = "/openapi.json"')
+    result = pytester.runpytest("--deploy-target=local")
+    assert result.ret == 1
+    item = "/paths/~1items~1{id}/get/responses/200/content/application~1json"
+    new_item = "/paths/~1items/post/requestBody/content/application~1json/schema"
+    result.stdout.fnmatch_lines([
+        "*the served contract /openapi.json breaks contracts/shop.json for its consumers: "
+        "narrowed-request*",
+        f"*  narrowed-request {new_item}/properties/name/maxLength: POST /items request body "
+        "$.name: maxLength narrowed: was 200, is now 20",
+        f"*  changed-media-type {item}: GET /items/{{id}}: response 200 no longer comes as "
+        "application/json (now text/plain)",
+    ])
+    drift = checks(verdict_of())["deployable::contract::drift"]
+    assert drift["outcome"] == "failed"
+    # A finding, not only the headline (which line the recorder keeps is #10's part).
+    assert "narrowed-request" in drift["message"] or "changed-media-type" in drift["message"]
+
+
+MINI = {
+    "openapi": "3.0.3", "info": {"title": "mini", "version": "1"},
+    "paths": {
+        name: {"get": {"responses": {
+            "200": {"description": "ok", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}},
+            }}}},
+            "default": {"description": "error", "content": {"application/json": {
+                "schema": {"type": "object"}}}},
+        }}}
+        for name in ("/fine", "/plain", "/empty")
+    },
+}
+
+
+def test_generated_checks_fail_a_body_of_another_type_or_no_body(
+    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf
+) -> None:
+    server.route("/fine", 200, {"ok": True})
+    server.route("/plain", 200, b"ok")
+    server.route("/empty", 200, b"")
+    server.content_types["/empty"] = "application/json"
+    (pytester.path / "mini.json").write_text(json.dumps(MINI))
+    pytester.makefile(".toml", **{"deploy-targets": f"""
+[targets.local]
+base_url = "{server.url}"
+openapi = "mini.json"
+[targets.local.contract]
+generate = true
+"""})
+    result = pytester.runpytest("--deploy-target=local")
+    assert result.ret == 1
+    found = checks(verdict_of())
+    assert found["deployable::contract::GET /fine"]["outcome"] == "passed"
+    plain = found["deployable::contract::GET /plain"]
+    assert plain["outcome"] == "failed"
+    assert "content type 'text/plain' is not declared (declared: application/json)" in (
+        plain["message"]
+    )
+    empty = found["deployable::contract::GET /empty"]
+    assert empty["outcome"] == "failed"
+    assert "the body is empty; the contract declares one (application/json)" in empty["message"]

@@ -225,7 +225,7 @@ def test_the_contract_keys_resolve_and_travel_to_workers(tmp_path: Path) -> None
         ('openapi = 3', "targets.s.openapi must be a string: the OpenAPI contract"),
         ('openapi = "a.yaml"\n[targets.s.contract]\ngenerat = true',
          "targets.s.contract: unknown key 'generat'; known keys are blocking, generate, "
-         "pacts, served"),
+         "min_coverage, pacts, served"),
         ('openapi = "a.yaml"\n[targets.s.contract]\ngenerate = "yes"',
          "targets.s.contract.generate must be true or false, not 'yes'"),
         ('[targets.s.contract]\ngenerate = true',

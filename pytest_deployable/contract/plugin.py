@@ -18,25 +18,26 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .contract import (
+from ..redact import Redactor
+from ..state import STATE
+from ..targets import Target
+from .validate import (
     Contract,
     ContractError,
     ContractViolation,
     MissingExtra,
     Operation,
+    describe_problems,
     load_contract,
     parse_document,
     read_location,
     require_extra,
 )
-from .redact import Redactor
-from .state import STATE
-from .targets import Target
 
 if TYPE_CHECKING:
     import requests
 
-    from .http import TargetSession
+    from ..http import TargetSession
     from .pact import PactFile
 
 __all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks"]
@@ -44,15 +45,16 @@ __all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks
 PREFIX = "deployable::contract::"
 _CACHE = pytest.StashKey[dict[str, Contract]]()
 _SESSION = pytest.StashKey["TargetSession"]()
-SAFE_METHODS = ("GET", "HEAD")
 
 
 class ContractClient:
     """What the ``contract`` fixture gives a check: validate responses, or send and validate."""
 
-    def __init__(self, contract: Contract, session: TargetSession) -> None:
+    def __init__(self, contract: Contract, session: TargetSession, *,
+                 on_validated: Callable[[Operation], None] | None = None) -> None:
         self.contract = contract
         self.session = session
+        self._on_validated = on_validated
         self._redact = Redactor(session.target.secrets)
         self._base_path = urlsplit(session.target.base_url or "").path.rstrip("/")
 
@@ -63,6 +65,8 @@ class ContractClient:
         if self._base_path and path.startswith(self._base_path + "/"):
             path = path[len(self._base_path):]
         problems, operation = self.contract.problems(response, path=path)
+        if operation is not None and self._on_validated is not None:
+            self._on_validated(operation)
         if problems:
             message = self.contract.describe(response, operation, problems)
             raise ContractViolation(self._redact(message))
@@ -113,7 +117,7 @@ def _session(config: pytest.Config, target: Target) -> TargetSession:
     """A session of the target's own for generated checks and fetching served contracts."""
     session = config.stash.get(_SESSION, None)
     if session is None:
-        from .http import TargetSession
+        from ..http import TargetSession
 
         session = TargetSession(target)
         config.stash[_SESSION] = session
@@ -156,6 +160,10 @@ def setup_contract_checks(config: pytest.Config, target: Target) -> None:
         except ContractError as exc:
             raise pytest.UsageError(f"{where}.contract.pacts: {exc}") from None
     contract = target.contract
+    if target.openapi:
+        from . import coverage
+
+        coverage.register(config, target)
     if target.base_url and (contract.get("generate") or contract.get("served") or pacts):
         config.pluginmanager.register(_Generator(target, pacts), "deployable-contract")
 
@@ -194,6 +202,7 @@ class _Generator:
         self.target = target
         self.pacts = pacts
         self.added = 0
+        self.not_generated = 0
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -222,10 +231,14 @@ class _Generator:
 
                 add("load", fail)
             else:
+                from .coverage import not_generated_reason
+
                 for operation in loaded.operations:
                     values = example_values(loaded, operation)
-                    if operation.method in SAFE_METHODS and values is not None:
+                    if values is not None and not_generated_reason(loaded, operation) is None:
                         add(str(operation), _operation_check(config, target, operation, values))
+                    else:
+                        self.not_generated += 1
         served = target.contract.get("served")
         if served and target.openapi:
             add("drift", _drift_check(config, target, target.openapi, str(served)))
@@ -240,7 +253,12 @@ class _Generator:
         if not added:
             return None
         plural = "s" * (added != 1)
-        return f"deployable: added {added} contract check{plural} ({PREFIX}…)"
+        line = f"deployable: added {added} contract check{plural} ({PREFIX}…)"
+        if self.not_generated:
+            # Silence here read as "the whole contract is checked"; coverage says which.
+            line += (f"; {self.not_generated} operation{'s' * (self.not_generated != 1)} "
+                     "not generated (contract coverage at the end)")
+        return line
 
 
 def example_values(contract: Contract, operation: Operation) -> dict[str, dict[str, Any]] | None:
@@ -285,8 +303,11 @@ def _operation_check(
     values: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[], None]:
     def check() -> None:
+        from .coverage import note_validated
+
         loaded = get_contract(config, target, target.openapi or "")
-        client = ContractClient(loaded, _session(config, target))
+        client = ContractClient(loaded, _session(config, target),
+                                on_validated=lambda op: note_validated(config, op))
         headers = {name: str(value) for name, value in values["header"].items()}
         response = client.request(
             operation.method, operation.path, path_params=values["path"],
@@ -314,10 +335,11 @@ def _drift_check(
             documents.append(parse_document(text, source))
         breaking = [f for f in diff(documents[0], documents[1]) if f.breaking]
         if breaking:
-            lines = [f"the served contract {served} breaks {expected} for its consumers:"]
-            lines += [f"  {finding.kind} {finding.path}: {finding.message}"
-                      for finding in breaking]
-            raise ContractViolation("\n".join(lines))
+            message = describe_problems(
+                f"the served contract {served} breaks {expected} for its consumers",
+                [f"{finding.kind} {finding.path}: {finding.message}" for finding in breaking],
+            )
+            raise ContractViolation(Redactor(target.secrets)(message))
 
     return check
 
@@ -357,4 +379,7 @@ def contract(request: pytest.FixtureRequest, deploy_target: Target,
     except ContractError as exc:
         redact = request.config.stash[STATE].redactor
         pytest.fail(redact(str(exc)), pytrace=False)
-    return ContractClient(loaded, http)
+    from .coverage import note_validated
+
+    config = request.config
+    return ContractClient(loaded, http, on_validated=lambda op: note_validated(config, op))

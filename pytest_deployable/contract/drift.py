@@ -9,8 +9,11 @@ so a reader finds it without following ``$ref`` s.
 
 Breaking (consumers fail): a removed path or operation, a removed or no longer
 required response field, a changed type, a newly required request parameter,
-body or body field, a removed enum value, a removed response code. Additions
-are reported as not breaking.
+body or body field, a narrowed request value (bounds, lengths, pattern, format,
+a removed enum value, ``additionalProperties: false``), a widened response value,
+a removed response code, a response media type or body gone, a request body
+media type no longer accepted. Additions and the opposite changes are reported
+as compatible. The schema rules are in :mod:`.drift_schema`.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BREAKING_KINDS", "Finding", "diff"]
+from .document import METHODS, escape_pointer, resolve_ref
+from .drift_schema import Place, compare
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+__all__ = ["BREAKING_KINDS", "Finding", "diff"]
 
 #: Every kind of breaking change, with what it means.
 BREAKING_KINDS: dict[str, str] = {
@@ -31,8 +35,16 @@ BREAKING_KINDS: dict[str, str] = {
     "removed-response-field": "a response field is gone or no longer required",
     "changed-type": "a value's type changed incompatibly",
     "new-required-param": "a request parameter, body or body field is newly required",
-    "removed-enum-value": "an allowed value of an enum is gone",
+    "removed-enum-value": "a request value allowed before is no longer in its enum",
+    "narrowed-request": "a request value is constrained further (a bound, length, pattern, "
+    "format or additionalProperties: false): what clients send may be refused",
+    "widened-response": "a response value is constrained less (a bound, length, pattern, "
+    "format, a new enum value): clients may get what they do not expect",
     "narrowed-response-codes": "a declared response status code is gone",
+    "changed-media-type": "a response no longer comes as a media type it did, or a request "
+    "body is no longer accepted as one",
+    "removed-response-body": "a response that had a body has none",
+    "changed-composition": "oneOf/anyOf/not branches changed in a way not compared one by one",
 }
 
 
@@ -45,19 +57,22 @@ class Finding:
     """A JSON pointer into the spec, through the operation that is affected."""
     message: str
     breaking: bool = True
+    side: str = ""
+    """``request`` or ``response``; empty for a whole path or operation."""
+    field: str = ""
+    """The value that changed inside a body or parameter, as a JSON path (``$.name``)."""
+    before: str | None = None
+    after: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return {"kind": self.kind, "path": self.path, "message": self.message,
-                "breaking": self.breaking}
+                "breaking": self.breaking, "side": self.side or None,
+                "field": self.field or None, "before": self.before, "after": self.after}
 
     def __str__(self) -> str:
         label = "BREAKING" if self.breaking else "ok"
         return f"{label} {self.kind} {self.path}: {self.message}"
-
-
-def _token(text: str) -> str:
-    return text.replace("~", "~0").replace("/", "~1")
 
 
 def _template_key(path: str) -> str:
@@ -72,41 +87,7 @@ class _Document:
         self.document = document
 
     def resolve(self, value: Any) -> Any:
-        for _ in range(50):
-            if not (isinstance(value, dict) and isinstance(value.get("$ref"), str)):
-                return value
-            ref = value["$ref"]
-            if not ref.startswith("#"):
-                return {}  # external references are not followed
-            node: Any = self.document
-            for token in filter(None, ref[1:].split("/")):
-                token = token.replace("~1", "/").replace("~0", "~")
-                try:
-                    node = node[int(token)] if isinstance(node, list) else node[token]
-                except (KeyError, IndexError, ValueError, TypeError):
-                    return {}
-            value = node
-        return {}
-
-    def schema(self, value: Any) -> dict[str, Any]:
-        """A schema with ``$ref`` followed and ``allOf`` merged (properties, required, type)."""
-        schema = self.resolve(value)
-        if not isinstance(schema, dict):
-            return {}
-        if "allOf" not in schema:
-            return schema
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        properties = dict(merged.get("properties", {}))
-        required = list(merged.get("required", []))
-        for part in schema["allOf"]:
-            flat = self.schema(part)
-            properties.update(flat.get("properties", {}))
-            required += [r for r in flat.get("required", []) if r not in required]
-            if "type" in flat and "type" not in merged:
-                merged["type"] = flat["type"]
-        merged["properties"] = properties
-        merged["required"] = required
-        return merged
+        return resolve_ref(self.document, value)
 
     def operations(self) -> dict[tuple[str, str], tuple[str, dict[str, Any], list[Any]]]:
         """(template key, method) -> (path as written, operation, path-level parameters)."""
@@ -157,7 +138,7 @@ def _diff(old: _Document, new: _Document) -> Iterator[Finding]:
     new_paths = {key for key, _ in new_ops}
     reported_paths = set()
     for (key, method), (path, operation, shared) in old_ops.items():
-        pointer = f"/paths/{_token(path)}"
+        pointer = f"/paths/{escape_pointer(path)}"
         if key not in new_paths:
             if key not in reported_paths:
                 reported_paths.add(key)
@@ -171,13 +152,14 @@ def _diff(old: _Document, new: _Document) -> Iterator[Finding]:
             continue
         new_path, new_operation, new_shared = new_ops[(key, method)]
         yield from _operation(
-            old, new, f"/paths/{_token(new_path)}/{method}", f"{method.upper()} {path}",
+            old, new, f"/paths/{escape_pointer(new_path)}/{method}", f"{method.upper()} {path}",
             new_path, (operation, shared), (new_operation, new_shared),
         )
     for key, method in sorted(set(new_ops) - set(old_ops)):
         path = new_ops[(key, method)][0]
-        kind, where = ("added-path", f"/paths/{_token(path)}") if key not in old_paths else (
-            "added-operation", f"/paths/{_token(path)}/{method}"
+        token = escape_pointer(path)
+        kind, where = ("added-path", f"/paths/{token}") if key not in old_paths else (
+            "added-operation", f"/paths/{token}/{method}"
         )
         yield Finding(kind, where, f"{method.upper()} {path} is new", breaking=False)
 
@@ -202,24 +184,22 @@ def _operation(
                 "new-required-param", at,
                 f"{name}: {where} parameter {param!r} is "
                 + ("newly required" if previous else "new and required"),
+                side="request", field=f"{where} parameter {param!r}",
+                before="optional" if previous else "absent", after="required",
             )
         if previous is not None and "schema" in previous and "schema" in parameter:
-            yield from _schema(old, new, previous["schema"], parameter["schema"],
-                               f"{at}/schema", f"{name} {where} parameter {param!r}",
-                               request=True)
+            place = Place(old.document, new.document, "request", name,
+                          f"{where} parameter {param!r}", f"{at}/schema")
+            yield from compare(place, previous["schema"], parameter["schema"])
     old_body = old.resolve(old_op.get("requestBody")) or {}
     new_body = new.resolve(new_op.get("requestBody")) or {}
     if new_body.get("required") and not old_body.get("required"):
         yield Finding("new-required-param", f"{pointer}/requestBody/required",
-                      f"{name}: a request body is now required")
-    for media, content in (new_body.get("content") or {}).items():
-        previous = (old_body.get("content") or {}).get(media)
-        if previous and "schema" in previous and "schema" in content:
-            yield from _schema(
-                old, new, previous["schema"], content["schema"],
-                f"{pointer}/requestBody/content/{_token(media)}/schema",
-                f"{name} request body", request=True,
-            )
+                      f"{name}: a request body is now required", side="request",
+                      field="request body", before="optional", after="required")
+    yield from _content(old, new, f"{pointer}/requestBody", name, "request body",
+                        old_body.get("content") or {}, new_body.get("content") or {},
+                        side="request")
     yield from _responses(old, new, pointer, name, old_op, new_op)
 
 
@@ -231,24 +211,27 @@ def _responses(
     new_responses = new_op.get("responses") or {}
     for code, raw in old_responses.items():
         code = str(code)
-        at = f"{pointer}/responses/{_token(code)}"
+        at = f"{pointer}/responses/{escape_pointer(code)}"
         if code not in {str(c) for c in new_responses}:
             yield Finding("narrowed-response-codes", at,
-                          f"{name}: response {code} is no longer declared")
+                          f"{name}: response {code} is no longer declared", side="response",
+                          field=f"response {code}", before="declared", after="absent")
             continue
         previous = old.resolve(raw) or {}
         current = new.resolve(new_responses.get(code, new_responses.get(_int(code)))) or {}
-        for media, content in (previous.get("content") or {}).items():
-            now = (current.get("content") or {}).get(media)
-            if now is None or "schema" not in content or "schema" not in now:
-                continue
-            yield from _schema(
-                old, new, content["schema"], now["schema"],
-                f"{at}/content/{_token(media)}/schema", f"{name} response {code}",
-                request=False,
-            )
+        old_content = previous.get("content") or {}
+        new_content = current.get("content") or {}
+        if old_content and not new_content:
+            yield Finding("removed-response-body", f"{at}/content",
+                          f"{name}: response {code} no longer has a body (it was "
+                          f"{', '.join(old_content)})", side="response",
+                          field=f"response {code}", before=", ".join(old_content),
+                          after="no body")
+            continue
+        yield from _content(old, new, at, name, f"response {code}", old_content, new_content,
+                            side="response")
     for code in sorted({str(c) for c in new_responses} - {str(c) for c in old_responses}):
-        yield Finding("added-response-code", f"{pointer}/responses/{_token(code)}",
+        yield Finding("added-response-code", f"{pointer}/responses/{escape_pointer(code)}",
                       f"{name}: response {code} is new", breaking=False)
 
 
@@ -256,76 +239,47 @@ def _int(code: str) -> Any:
     return int(code) if code.isdigit() else code
 
 
-def _types(schema: Mapping[str, Any]) -> set[str] | None:
-    kind = schema.get("type")
-    if kind is None:
-        return None
-    types = set(kind) if isinstance(kind, list) else {str(kind)}
-    if schema.get("nullable"):
-        types.add("null")
-    if "number" in types:
-        types.add("integer")  # an integer is a number
-    return types
+def _media(key: str) -> str:
+    return key.split(";")[0].strip().lower()
 
 
-def _schema(
-    old: _Document, new: _Document, before: Any, after: Any, pointer: str, name: str,
-    *, request: bool, depth: int = 0,
+def _covers(content: Mapping[str, Any], media: str) -> str | None:
+    """The key of ``content`` that covers ``media`` (exact, ``type/*`` or ``*/*``), or None."""
+    keys = {_media(str(key)): str(key) for key in content}
+    wanted = _media(media)
+    for candidate in (wanted, wanted.split("/")[0] + "/*", "*/*"):
+        if candidate in keys:
+            return keys[candidate]
+    return None
+
+
+def _content(
+    old: _Document, new: _Document, pointer: str, name: str, part: str,
+    before: Mapping[str, Any], after: Mapping[str, Any], *, side: str,
 ) -> Iterator[Finding]:
-    """Compare two schemas. For a response, the new one must not allow what consumers
-    do not expect; for a request, it must still accept what consumers send."""
-    if depth > 20:  # recursive schemas
-        return
-    was, now = old.schema(before), new.schema(after)
-    old_types, new_types = _types(was), _types(now)
-    if old_types is not None and new_types is not None:
-        narrower, wider = (old_types, new_types) if request else (new_types, old_types)
-        if not narrower <= wider:
-            yield Finding(
-                "changed-type", f"{pointer}/type",
-                f"{name}: type was {_shown(was)}, is now {_shown(now)}",
-            )
-            return
-    if "enum" in was and "enum" in now:
-        gone = [value for value in was["enum"] if value not in now["enum"]]
-        if gone:
-            yield Finding("removed-enum-value", f"{pointer}/enum",
-                          f"{name}: enum value(s) {', '.join(map(repr, gone))} removed")
-        added = [value for value in now["enum"] if value not in was["enum"]]
-        if added:
-            yield Finding("added-enum-value", f"{pointer}/enum",
-                          f"{name}: enum value(s) {', '.join(map(repr, added))} added",
-                          breaking=False)
-    old_props = was.get("properties") or {}
-    new_props = now.get("properties") or {}
-    old_required = set(was.get("required") or [])
-    new_required = set(now.get("required") or [])
-    for field, schema in old_props.items():
-        at = f"{pointer}/properties/{_token(field)}"
-        if field not in new_props:
-            if not request:
-                yield Finding("removed-response-field", at,
-                              f"{name}: field {field!r} was removed")
+    """A request body's or response's media types, and the schema of each kept one."""
+    now_types = ", ".join(map(str, after)) or "none"
+    for media, content in before.items():
+        media = str(media)
+        kept = _covers(after, media)
+        if kept is None:
+            if side == "request" and not after:
+                continue  # no body at all now: what clients send is ignored
+            message = (f"{name}: the request body is no longer accepted as {media} "
+                       f"(now {now_types})") if side == "request" else (
+                f"{name}: {part} no longer comes as {media} (now {now_types})")
+            yield Finding("changed-media-type", f"{pointer}/content/{escape_pointer(media)}",
+                          message, side=side, field=part, before=media, after=now_types)
             continue
-        if not request and field in old_required and field not in new_required:
-            yield Finding("removed-response-field", f"{pointer}/required",
-                          f"{name}: field {field!r} is no longer required (may be absent)")
-        yield from _schema(old, new, schema, new_props[field], at, f"{name} field {field!r}",
-                           request=request, depth=depth + 1)
-    if request:
-        for field in sorted(new_required - old_required):
-            yield Finding("new-required-param", f"{pointer}/required",
-                          f"{name}: field {field!r} is newly required")
-    else:
-        for field in sorted(set(new_props) - set(old_props)):
-            yield Finding("added-response-field", f"{pointer}/properties/{_token(field)}",
-                          f"{name}: field {field!r} is new", breaking=False)
-    if "items" in was and "items" in now:
-        yield from _schema(old, new, was["items"], now["items"], f"{pointer}/items",
-                           f"{name} items", request=request, depth=depth + 1)
-
-
-def _shown(schema: Mapping[str, Any]) -> str:
-    kind = schema.get("type")
-    text = "/".join(kind) if isinstance(kind, list) else str(kind)
-    return f"{text} (nullable)" if schema.get("nullable") else text
+        now = after[kept]
+        if isinstance(content, dict) and isinstance(now, dict) and (
+            "schema" in content and "schema" in now
+        ):
+            place = Place(old.document, new.document, side, name, part,
+                          f"{pointer}/content/{escape_pointer(kept)}/schema")
+            yield from compare(place, content["schema"], now["schema"])
+    for media in after:
+        if _covers(before, str(media)) is None and before:
+            yield Finding("added-media-type", f"{pointer}/content/{escape_pointer(str(media))}",
+                          f"{name}: {part} may now be {media}", breaking=False, side=side,
+                          field=part, before=", ".join(map(str, before)), after=str(media))

@@ -12,24 +12,27 @@ contract is used, so the core plugin runs without them.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
-from .openapi_document import (
+from .document import (
     INSTALL_HINT,
+    METHODS,
     ContractError,
     MissingExtra,
     escape_pointer,
     parse_document,
+    pointer_target,
     read_location,
     require_extra,
+    resolve_ref,
 )
+from .messages import describe_problems, schema_problems
 
 if TYPE_CHECKING:
     import requests
@@ -41,16 +44,14 @@ __all__ = [
     "ContractViolation",
     "MissingExtra",
     "Operation",
+    "describe_problems",
     "load_contract",
     "parse_document",
     "read_location",
     "require_extra",
 ]
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-#: At most this many problems are listed for one response; the rest are counted.
-MAX_PROBLEMS = 10
-_SHOWN_VALUE = 80
+_FOUND_CACHE = 4096
 
 
 class ContractViolation(AssertionError):
@@ -117,6 +118,18 @@ class Contract:
             "urn:contract", spec.create_resource(document)
         )
         self._validators: dict[str, Any] = {}
+        self._found: dict[tuple[str, str], Operation | None] = {}
+        from openapi_schema_validator import oas30_format_checker, oas31_format_checker
+
+        from .fast import FastValidators
+
+        self._format_checker = _failing_closed(
+            oas31_format_checker if oas31 else oas30_format_checker
+        )
+        self._fast = FastValidators.create(
+            document, oas30=not oas31, slow_validator_class=self._validator_class,
+            format_checker=self._format_checker,
+        )
         self.prefixes = _server_prefixes(document)
         operations = []
         for path, item in (document.get("paths") or {}).items():
@@ -153,23 +166,22 @@ class Contract:
 
     def resolve(self, value: Any) -> Any:
         """``value`` with a local ``$ref`` (``#/components/...``) followed, recursively."""
-        seen = 0
-        while isinstance(value, dict) and isinstance(value.get("$ref"), str) and seen < 50:
-            value = self.pointer(value["$ref"].split("#", 1)[-1])
-            seen += 1
-        return value
+        return resolve_ref(self.document, value)
 
     def pointer(self, pointer: str) -> Any:
         """The part of the document at a JSON pointer such as ``/components/schemas/Item``."""
-        node: Any = self.document
-        for token in filter(None, pointer.split("/")):
-            token = unquote(token).replace("~1", "/").replace("~0", "~")
-            node = node[int(token)] if isinstance(node, list) else node[token]
-        return node
+        return pointer_target(self.document, pointer)
 
     def operation(self, method: str, path: str) -> Operation | None:
-        """The operation that answers ``method`` on a concrete URL path, or None."""
-        method = method.upper()
+        """The operation that answers ``method`` on a concrete URL path, or None (cached)."""
+        key = (method.upper(), path)
+        if key not in self._found:
+            if len(self._found) >= _FOUND_CACHE:
+                self._found.clear()  # URLs with ids are many; the cache stays bounded
+            self._found[key] = self._find(*key)
+        return self._found[key]
+
+    def _find(self, method: str, path: str) -> Operation | None:
         candidates = [path] + [path[len(p):] for p in self.prefixes if path.startswith(p + "/")]
         for candidate in candidates:
             for op in self._matching:
@@ -188,18 +200,23 @@ class Contract:
         """An OAS validator for the schema at ``pointer`` (cached; ``$ref`` resolved lazily)."""
         validator = self._validators.get(pointer)
         if validator is None:
-            from openapi_schema_validator import oas30_format_checker, oas31_format_checker
-
-            checker = oas31_format_checker if self.version.startswith("3.1") else (
-                oas30_format_checker
-            )
             validator = self._validator_class(
                 {"$ref": f"urn:contract#{quote(pointer, safe='/~{}')}"},
                 registry=self._registry,
-                format_checker=checker,
+                format_checker=self._format_checker,
             )
             self._validators[pointer] = validator
         return validator
+
+    def schema_problems(self, pointer: str, instance: Any) -> list[str]:
+        """What is wrong with ``instance`` against the schema at ``pointer`` (empty: nothing).
+
+        A pass comes from the compiled fast path (:mod:`.contract_fast`) when it has
+        one; anything else is decided and worded by jsonschema.
+        """
+        if self._fast is not None and self._fast.is_valid(pointer, instance):
+            return []
+        return list(schema_problems(self.schema_validator(pointer), instance))
 
     def validate(self, response: requests.Response, *, path: str | None = None) -> None:
         """Raise :class:`ContractViolation` unless ``response`` honours the contract."""
@@ -212,12 +229,9 @@ class Contract:
     ) -> str:
         """The message of a violation: the operation, then one line per problem."""
         what = str(operation) if operation else f"{response.request.method} {_path(response)}"
-        lines = [
-            f"{what} answered {response.status_code}, which does not honour the contract "
-            f"{self.source}:"
-        ]
-        lines += [f"  {problem}" for problem in problems]
-        return "\n".join(lines)
+        return describe_problems(
+            f"{what} answered {response.status_code}", problems, source=self.source
+        )
 
     def problems(
         self, response: requests.Response, *, path: str | None = None
@@ -231,40 +245,47 @@ class Contract:
         return list(self._check(operation, response)), operation
 
     def _check(self, operation: Operation, response: requests.Response) -> Iterator[str]:
-        responses = operation.spec.get("responses") or {}
+        # YAML reads an unquoted 200 as a number.
+        declared = operation.spec.get("responses") or {}
+        responses = {str(code): value for code, value in declared.items()}
         status = str(response.status_code)
-        key = next(
-            (k for k in (status, status[0] + "XX", status[0] + "xx", "default") if k in responses),
-            None,
-        )
+        key = _response_key(responses, status)
         if key is None:
-            declared = ", ".join(sorted(str(k) for k in responses)) or "none"
-            yield f"status {status} is not declared (declared: {declared})"
+            listed = ", ".join(sorted(responses)) or "none"
+            problem = f"status {status} is not declared (declared: {listed})"
+            if "default" in responses and status[0] in "45":
+                # A client reads `default` as the shape of an answer it may get, not as
+                # permission for the server to fail: an error honours the contract only
+                # when the operation lists it.
+                problem += f"; 'default' does not cover errors: declare {status} or {status[0]}XX"
+            yield problem
             return
         declared_response = self.resolve(responses[key])
-        pointer = f"{operation.pointer}/responses/{escape_pointer(str(key))}"
+        pointer = f"{operation.pointer}/responses/{escape_pointer(key)}"
         yield from self._check_headers(declared_response, response, pointer)
         content = declared_response.get("content") or {}
-        if not content or response.request.method == "HEAD" or not response.content:
+        if not content or response.request.method == "HEAD":
+            return
+        declared_types = ", ".join(sorted(content))
+        if not response.content:
+            yield f"the body is empty; the contract declares one ({declared_types})"
             return
         media = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         chosen = _media_type(media, content)
         if chosen is None:
-            yield (
-                f"content type {media or '(none)'!r} is not declared "
-                f"(declared: {', '.join(sorted(content))})"
-            )
+            yield f"content type {media or '(none)'!r} is not declared (declared: {declared_types})"
             return
-        media_spec = content[chosen]
-        if "schema" not in media_spec or not _is_json(media):
+        if not _is_json(media):
             return
         try:
             body = json.loads(response.content)
         except ValueError as exc:
             yield f"the body is not valid JSON ({media}): {exc}"
             return
+        if "schema" not in content[chosen]:
+            return
         schema_pointer = f"{pointer}/content/{escape_pointer(chosen)}/schema"
-        yield from _schema_problems(self.schema_validator(schema_pointer), body)
+        yield from self.schema_problems(schema_pointer, body)
 
     def _check_headers(
         self, declared: Mapping[str, Any], response: requests.Response, pointer: str
@@ -283,8 +304,31 @@ class Contract:
                     f"{pointer}/headers/{escape_pointer(name)}/schema"
                 )
                 schema = self.resolve(header["schema"])
-                for problem in _schema_problems(validator, _header_value(value, schema)):
+                for problem in schema_problems(validator, _header_value(value, schema)):
                     yield f"header {name}: {problem.removeprefix('$: ')}"
+
+
+def _response_key(responses: Mapping[str, Any], status: str) -> str | None:
+    """The declared response a status answers: exact, then its range, then ``default``
+    (only for a status below 400)."""
+    candidates = [status, status[0] + "XX", status[0] + "xx"]
+    if status[0] not in "45":
+        candidates.append("default")
+    return next((key for key in candidates if key in responses), None)
+
+
+def _failing_closed(checker: Any) -> Any:
+    """A copy of a format checker where a check that raises means "does not conform".
+
+    openapi-schema-validator's ``byte`` check raises UnicodeEncodeError on a
+    non-ASCII string: a body the server sent must fail the check, not crash it.
+    """
+    from jsonschema import FormatChecker
+
+    copy = FormatChecker(formats=())
+    for name, (check, _raises) in checker.checkers.items():
+        copy.checks(name, raises=Exception)(check)
+    return copy
 
 
 def _path(response: requests.Response) -> str:
@@ -316,54 +360,6 @@ def _header_value(value: str, schema: Mapping[str, Any]) -> Any:
     if kind == "boolean" and value in ("true", "false"):
         return value == "true"
     return value
-
-
-def _schema_problems(validator: Any, instance: Any) -> Iterator[str]:
-    # iter_errors is lazy: a huge body with many bad values stops at the limit.
-    errors = list(itertools.islice(validator.iter_errors(instance), MAX_PROBLEMS + 1))
-    errors.sort(key=lambda error: (list(map(str, error.absolute_path)), error.validator))
-    # The OAS 3.0 validator reports a null for a non-nullable type twice (type, nullable).
-    yield from dict.fromkeys(_explain(error) for error in errors[:MAX_PROBLEMS])
-    if len(errors) > MAX_PROBLEMS:
-        yield f"... and more (only the first {MAX_PROBLEMS} are listed)"
-
-
-def _explain(error: Any) -> str:
-    """One problem in words: where, what was expected, what came."""
-    where = error.json_path
-    kind = error.validator
-    expected = error.validator_value
-    came = f"got {_show(error.instance)}"
-    if kind == "type":
-        types = expected if isinstance(expected, list) else [expected]
-        if error.schema.get("nullable"):
-            types = [*types, "null"]
-        return f"{where}: expected {' or '.join(map(str, types))}, {came}"
-    if kind == "required":
-        missing = re.match(r"^'(.*)' is a required property$", error.message)
-        name = missing.group(1) if missing else error.message
-        return f"{where}: required property {name!r} is missing"
-    if kind == "enum":
-        return f"{where}: expected one of {_show(expected)}, {came}"
-    if kind == "const":
-        return f"{where}: expected {_show(expected)}, {came}"
-    if kind in ("additionalProperties", "unevaluatedProperties"):
-        return f"{where}: {error.message}"
-    if kind in ("oneOf", "anyOf"):
-        return f"{where}: expected a value matching {kind} of {len(expected)} schemas, {came}"
-    return f"{where}: expected {kind} {_show(expected)}, {came}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(value), "number"
-    )
-    text = json.dumps(value, default=str)
-    if len(text) > _SHOWN_VALUE:
-        text = text[: _SHOWN_VALUE - 1] + "…"
-    return f"{kind} {text}"
 
 
 def _server_prefixes(document: Mapping[str, Any]) -> tuple[str, ...]:

@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .contract import ContractError, ContractViolation, MissingExtra
-from .redact import Redactor
-from .targets import Target
+from ..redact import Redactor
+from ..targets import Target
+from .messages import MAX_LINE
+from .validate import ContractError, ContractViolation, MissingExtra
 
 __all__ = ["PACT_HINT", "PactFile", "find_pacts", "verify_pact"]
 
 PACT_HINT = "pip install 'pytest-deployable[pact]'"
+#: Interactions replayed on a protected target (the verifier bypasses the http session).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -124,6 +126,18 @@ def verify_pact(pact: PactFile, target: Target, *, allow_unsafe: bool = False) -
             failures = output.split("Failures:", 1)[-1].split("Please note:", 1)[0].strip()
             raise ContractViolation(redact(
                 f"the target does not honour the Pact of {pact.consumer} -> {pact.provider} "
-                f"({pact.path.name}):\n{failures}"
+                f"({pact.path.name}):\n{_bounded(failures)}"
             )) from None
     return left_out
+
+
+#: The verifier's failure text is kept to this many lines, each cut to MAX_LINE characters.
+_MAX_LINES = 40
+
+
+def _bounded(text: str) -> str:
+    lines = [line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
+             for line in text.splitlines()]
+    if len(lines) > _MAX_LINES:
+        lines = [*lines[:_MAX_LINES], f"... and {len(lines) - _MAX_LINES} more lines"]
+    return "\n".join(lines)
