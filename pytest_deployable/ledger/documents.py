@@ -32,7 +32,8 @@ from ..gate import (
     parse_time,
 )
 
-__all__ = ["MAX_KEY_LENGTH", "PAYLOAD_TYPE", "CheckRow", "Recorded", "open_envelope", "read_document"]
+__all__ = ["MAX_KEY_LENGTH", "PAYLOAD_TYPE", "CheckRow", "Recorded", "open_envelope",
+           "read_document"]
 
 #: The longest target name or version the ledger indexes (PostgreSQL's btree keys are bounded).
 MAX_KEY_LENGTH = 500
@@ -149,7 +150,8 @@ def read_document(raw: bytes, *, now: datetime | None = None) -> Recorded:
     ours = statement["predicate"]["deployability"]
     finished = parse_time(ours["finishedOn"])
     started = parse_time(ours["startedOn"])
-    assert finished is not None and started is not None  # check_statement made sure
+    assert finished is not None  # check_statement made sure
+    assert started is not None
     moment = now or datetime.now(timezone.utc)
     if finished - moment > CLOCK_SKEW:
         # A verdict from the future would stay "the latest" until then.

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Insert, Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from ..verdict import Decision
 from .connection import (
