@@ -39,7 +39,7 @@ def rule_for(targets: Any, to: str, policy: Path | None) -> PromotionRule:
     table = tables[to]
     if "promote_from" not in table:
         raise CommandFailed(EXIT_USAGE, f"{targets.path}: targets.{to} has no promote_from, so "
-                            "there is no rule to answer from; add promote_from = [\"staging\"]")
+                            "there is no rule to answer from; add promote_from = [\"NAME\", ...]")
     max_age = table.get("promote_max_age")
     try:
         required = signature_required(policy, to)

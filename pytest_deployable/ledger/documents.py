@@ -110,13 +110,12 @@ def open_envelope(envelope: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
         raise VerdictFileError(
             "not a verdict envelope: signatures must be an array of {keyid, sig} objects"
         )
+    padded = payload + "=" * (-len(payload) % 4)  # DSSE allows either alphabet, unpadded
     try:
-        raw = base64.b64decode(payload, validate=True)
+        raw = base64.b64decode(padded, altchars=b"-_" if "-" in padded or "_" in padded
+                               else None, validate=True)
     except (binascii.Error, ValueError):
-        try:  # DSSE allows either base64 alphabet
-            raw = base64.urlsafe_b64decode(payload.encode("ascii"))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise VerdictFileError("not a verdict envelope: payload is not base64") from None
+        raise VerdictFileError("not a verdict envelope: payload is not base64") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
