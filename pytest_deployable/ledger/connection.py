@@ -33,7 +33,9 @@ __all__ = ["REVISIONS", "LedgerError", "LedgerUnusable", "check_revision", "conn
 
 #: Every migration this package knows, oldest first.
 REVISIONS = ("0001", "0002")
-#: Busy timeout for SQLite, and connect timeout for PostgreSQL, unless the URL gives one.
+#: How long a writer waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout),
+#: and PostgreSQL's connect timeout, unless the URL gives them (``?timeout=``,
+#: ``?options=-c lock_timeout=...``, ``?connect_timeout=``).
 SQLITE_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10
 #: pg_advisory_xact_lock key that serialises schema changes ("deployab" in ASCII).
@@ -83,8 +85,12 @@ def connect(url: LedgerURL, *, write: bool) -> Engine:
         if url.is_sqlite:
             if "timeout" not in parsed.query:
                 args["timeout"] = SQLITE_TIMEOUT
-        elif "connect_timeout" not in parsed.query:
-            args["connect_timeout"] = CONNECT_TIMEOUT
+        else:
+            if "connect_timeout" not in parsed.query:
+                args["connect_timeout"] = CONNECT_TIMEOUT
+            if "options" not in parsed.query:
+                # A lock held elsewhere must end in an answer, not a pipeline that hangs.
+                args["options"] = f"-c lock_timeout={int(SQLITE_TIMEOUT * 1000)}"
         # One connection per command: nothing pooled outlives it or crosses a fork.
         engine = create_engine(parsed, connect_args=args, poolclass=NullPool)
     except (NoSuchModuleError, ImportError) as exc:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["DEFAULT_FILE_NAME", "ENV_VAR", "LedgerURL", "LedgerUsageError", "parse_url",
            "resolve"]
@@ -99,10 +99,23 @@ def parse_url(text: str, where: str, *, base: Path, secret: bool = False) -> Led
                 f"{where}: {value!r} names no file; an in-memory ledger forgets everything: "
                 "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
             )
-        path = Path(unquote(path_part[1:]))
+        options = parse_qs(query, keep_blank_values=True)
+        unknown = sorted(set(options) - {"timeout", "mode", "uri"})
+        uri = options.get("uri") == ["true"]
+        if unknown or ("mode" in options and not uri):
+            raise LedgerUsageError(
+                f"{where}: {value!r}: SQLite ledger URLs take ?timeout=SECONDS, and "
+                "?mode=ro&uri=true with a file: path (sqlite:///file:PATH?mode=ro&uri=true)"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+        prefix = "file:" if uri else ""
+        if uri and not path_part.startswith("/file:"):
+            raise LedgerUsageError(f"{where}: {value!r}: with uri=true the path starts with "
+                                   "file:, as in sqlite:///file:PATH?mode=ro&uri=true")
+        path = Path(unquote(path_part[1 + len(prefix):]))
         if not path.is_absolute():
             path = base / path
-        url = f"{driver}:///{path}" + (f"?{query}" if query else "")
+        url = f"{driver}:///{prefix}{path}" + (f"?{query}" if query else "")
         # A file path holds no password: it is shown, so that a message says which file.
         return LedgerURL(url, url, frozenset(), path)
     parts = urlsplit(f"{driver}://{rest}")
