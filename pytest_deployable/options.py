@@ -34,7 +34,7 @@ def _count_option(value: str) -> int:
 
 def _ledger_option(value: str) -> str:
     # A value without :// is far more often a test path after a bare --deploy-ledger.
-    if "://" not in value:
+    if value and "://" not in value:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a ledger URL (sqlite:///PATH, postgresql://...); for the "
             "default ledger write --deploy-ledger after the test paths, or --deploy-ledger="
