@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/eventually.py
 	$(BIN)/python bench/hosts.py
 	$(BIN)/python bench/contract.py
+	$(BIN)/python bench/ledger.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from ..redact import Redactor
 from .schema import HEAD, VERSION_TABLE
@@ -91,8 +90,9 @@ def connect(url: LedgerURL, *, write: bool) -> Engine:
             if "options" not in parsed.query:
                 # A lock held elsewhere must end in an answer, not a pipeline that hangs.
                 args["options"] = f"-c lock_timeout={int(SQLITE_TIMEOUT * 1000)}"
-        # One connection per command: nothing pooled outlives it or crosses a fork.
-        engine = create_engine(parsed, connect_args=args, poolclass=NullPool)
+        # A small pool, so one command's queries reuse one connection (a PostgreSQL
+        # login costs more than the query); Ledger.close disposes of it.
+        engine = create_engine(parsed, connect_args=args, pool_size=1, max_overflow=2)
     except (NoSuchModuleError, ImportError) as exc:
         raise LedgerUnusable(
             f"the ledger's database driver is not installed ({_first_line(exc)}): "
