@@ -36,7 +36,7 @@ SHOP = ROOT / "examples" / "service" / "shop.py"
 SUITE = ROOT / "examples" / "deploy"
 GOOD_VERSION = "1.4.2"
 BROKEN_VERSION = "1.5.0"
-STEPS = 7
+STEPS = 8
 DESTRUCTIVE_CHECK = "test_created_item_can_be_read_back"
 
 PYTEST_TIMEOUT = 60.0
@@ -64,6 +64,9 @@ whether a build may ship. Nothing leaves 127.0.0.1.
   6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
   7. Verify the good build as protected production (target local-prod): expect the
      check that creates an item to be refused, and no POST to reach the shop.
+  8. Every run was recorded in a ledger (a SQLite file); ask it whether each build
+     may go to local-prod, whose rule says promote_from = ["local"]: expect yes for
+     {GOOD_VERSION} and no for {BROKEN_VERSION} (deployable can-i-deploy).
 """
 
 
@@ -137,6 +140,8 @@ class Demo:
         good_verdict = self.workdir / "good.json"
         broken_verdict = self.workdir / "broken.json"
         prod_verdict = self.workdir / "prod.json"
+        for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+            (self.workdir / name).unlink(missing_ok=True)  # a fresh ledger every demo
 
         self.step(1, f"start the good build ({GOOD_VERSION}) of the shop")
         shop = self.start_shop("good", GOOD_VERSION, broken=False)
@@ -152,6 +157,7 @@ class Demo:
                     f"saw {len(posts)} POSTs")
         self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
                 f"check created an item ({len(posts)} POST in the shop's request log)")
+        good = verdict
 
         self.step(3, f"ask the gate whether {GOOD_VERSION} may ship")
         code = self.gate(good_verdict, "local", GOOD_VERSION)
@@ -200,7 +206,29 @@ class Demo:
         self.check_secret_kept([good_verdict, broken_verdict, prod_verdict])
         shop.stop()
 
-        print(f"\nAll {STEPS} steps behaved as designed. Verdict files are in "
+        self.step(8, "ask the ledger whether each build may go to local-prod")
+        code = self.can_i_deploy(GOOD_VERSION)
+        # A verdict counts as evidence only when it records a complete selection of
+        # checks; verdict files that do not say so are partial, and the answer is no.
+        complete = (good.get("selection") or {}).get("complete") is True
+        if complete:
+            self.expect(code == 0, f"expected can-i-deploy to say yes (exit 0) for "
+                                   f"{GOOD_VERSION}, got exit {code}")
+            self.ok(f"yes for {GOOD_VERSION}: its latest verdict on local is complete and "
+                    "DEPLOYABLE (exit 0)")
+        else:
+            self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
+                                   f"{GOOD_VERSION}, whose verdict does not record a complete "
+                                   f"run, got exit {code}")
+            self.ok(f"no for {GOOD_VERSION}: its verdict file does not record that the run "
+                    "was complete, and a partial verdict is not evidence (exit 1)")
+        code = self.can_i_deploy(BROKEN_VERSION)
+        self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
+                               f"{BROKEN_VERSION}, got exit {code}")
+        self.ok(f"no for {BROKEN_VERSION}: its latest verdict on local is NOT_DEPLOYABLE "
+                "(exit 1)")
+
+        print(f"\nAll {STEPS} steps behaved as designed. Verdict files and the ledger are in "
               f"{_rel(self.workdir)}/.")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -261,10 +289,22 @@ class Demo:
         # settings (pyproject.toml) stay out. --tb=line keeps failures to their message.
         args = [sys.executable, "-m", "pytest", _rel(SUITE), f"--deploy-target={target}",
                 f"--deploy-version={version}", f"--deploy-verdict={_rel(verdict)}", "-q",
-                "--tb=line"]
+                "--tb=line", f"--deploy-ledger={self.ledger}"]
         if sys.stdout.isatty():
             args.append("--color=yes")
         return self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port))
+
+    @property
+    def ledger(self) -> str:
+        """The demo's ledger: a SQLite file in the work folder."""
+        return f"sqlite:///{_rel(self.workdir / 'ledger.db')}"
+
+    def can_i_deploy(self, version: str) -> int:
+        """Ask ``deployable can-i-deploy`` whether ``version`` may go to local-prod."""
+        args = [sys.executable, "-m", "pytest_deployable", "can-i-deploy", "--version", version,
+                "--to", "local-prod", "--targets-file", _rel(SUITE / "deploy-targets.toml"),
+                "--ledger", self.ledger]
+        return self.command(args, GATE_TIMEOUT)
 
     def gate(self, verdict: Path, target: str, version: str) -> int:
         """Ask ``deployable gate`` about a verdict file; return its exit code."""

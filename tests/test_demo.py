@@ -35,10 +35,10 @@ def test_demo_announces_its_plan_and_every_step(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
     out = demo_run.stdout
-    for number in range(1, 8):
+    for number in range(1, 9):
         assert f"\n  {number}. " in out
-        assert f"== Step {number} of 7: " in out
-    assert "All 7 steps behaved as designed." in out
+        assert f"== Step {number} of 8: " in out
+    assert "All 8 steps behaved as designed." in out
 
 
 def test_demo_shows_each_verdict(demo_run: subprocess.CompletedProcess[str]) -> None:
@@ -59,3 +59,16 @@ def test_demo_streams_the_commands_it_runs(demo_run: subprocess.CompletedProcess
     assert "python -m pytest_deployable gate " in out
     assert "\n   | " in out  # pytest's own output, indented
     assert str(Path(sys.executable)) not in out  # shown as `python`, as a person types it
+
+
+def test_demo_records_its_runs_and_asks_can_i_deploy(
+        demo_run: subprocess.CompletedProcess[str]) -> None:
+    out = demo_run.stdout
+    assert "ledger: recorded as verdict #1 in sqlite:///" in out
+    assert "ledger: recorded as verdict #2 in sqlite:///" in out
+    assert "python -m pytest_deployable can-i-deploy --version 1.4.2 --to local-prod" in out
+    lines = out.splitlines()
+    assert any(line.startswith(("  -> yes for 1.4.2", "  -> no for 1.4.2: its verdict file "
+                                "does not record")) for line in lines)
+    assert "  -> no for 1.5.0: its latest verdict on local is NOT_DEPLOYABLE (exit 1)" in lines
+    assert "   | no: 1.5.0 may not go to local-prod" in lines
