@@ -14,7 +14,6 @@ messages print, and :attr:`LedgerURL.secrets` feeds :class:`~pytest_deployable.r
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,9 +65,13 @@ class LedgerURL:
 
 
 def _hidden(url: str, password: str | None) -> str:
+    """``url`` with the password in its user part replaced by ``***``."""
     if password is None:
         return url
-    return re.sub(r":[^:@/]*@", ":***@", url, count=1)
+    scheme, _, rest = url.partition("://")
+    userinfo, _, host = rest.partition("/")[0].rpartition("@")
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:***@{host}" + rest[len(userinfo) + 1 + len(host):]
 
 
 def parse_url(text: str, where: str, *, base: Path, secret: bool = False) -> LedgerURL:
