@@ -7,6 +7,8 @@ project folder with a targets file, and reads back exit codes and the lines prin
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -334,3 +336,31 @@ def test_reading_an_empty_ledger_is_an_error_not_an_answer(run: Run, project: Pa
     assert out == ""
     assert len(err.splitlines()) == 1
     assert "nothing was recorded there yet" in err
+
+
+def test_retry_while_unknown_waits_until_a_verdict_arrives(run: Run, project: Path,
+                                                           ledger_url: str) -> None:
+    record(run, project, "other.json", make_statement("staging", "1.4.1"))
+    asking = subprocess.Popen(
+        [sys.executable, "-m", "pytest_deployable", "can-i-deploy", "--version", "1.4.2",
+         "--to", "production", "--retry-while-unknown", "1000", "--retry-interval", "0.05s",
+         "--ledger", ledger_url], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert asking.stderr is not None
+        first = asking.stderr.readline()  # it says that it waits before the verdict exists
+        assert "unknown (staging: no verdict for 1.4.2 recorded on staging); asking again" in first
+        record(run, project, "good.json", make_statement("staging", "1.4.2"))
+        out, err = asking.communicate(timeout=120)
+    finally:
+        if asking.poll() is None:
+            asking.kill()
+            asking.wait()
+    assert asking.returncode == 0, err
+    assert out.startswith("yes: 1.4.2 may go to production")
+
+
+def test_ids_and_versions_too_long_for_the_ledger_are_usage_errors(run: Run) -> None:
+    code, _, err = run("record-deployment", "--target", "production", "--version", "1" * 501)
+    assert code == 2
+    assert "expected 1 to 500 characters" in err

@@ -8,6 +8,7 @@ that none of them has created yet: creating it is part of the race).
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,6 +90,9 @@ def test_sixteen_writers_lose_nothing_and_store_nothing_twice(tmp_path: Path,
         assert all(len(rows) == 1 for rows in checks.values())
     finally:
         ledger.close()
+    if ledger_url.startswith("sqlite"):
+        with sqlite3.connect(tmp_path / "ledger.db") as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_sixteen_writers_of_one_deployment_id_record_it_once(tmp_path: Path,

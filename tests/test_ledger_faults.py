@@ -149,6 +149,14 @@ def test_an_unreachable_server_is_one_line_without_the_password(
         assert "xxxxxxxx" not in err
 
 
+def test_a_ledger_in_a_missing_folder(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = deployable(capsys, "record", "good.json", "--ledger",
+                              "sqlite:///no/such/folder/ledger.db")
+    assert code == 3
+    assert "cannot open the ledger sqlite:///" in one_line(err)
+    assert "is its directory there and writable?" in err
+
+
 def test_a_locked_sqlite_ledger_ends_in_one_line(project: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert deployable(capsys, "record", "good.json")[0] == 0

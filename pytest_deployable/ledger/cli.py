@@ -78,6 +78,17 @@ def _time_option(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def _bounded(limit: int) -> Callable[[str], str]:
+    """An argparse type for a name the ledger indexes: not empty, at most ``limit`` long."""
+    def check(text: str) -> str:
+        if not text or len(text) > limit:
+            raise argparse.ArgumentTypeError(
+                f"expected 1 to {limit} characters, not {len(text)}: the ledger keeps at most "
+                f"{limit} characters")
+        return text
+    return check
+
+
 def _count_option(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, not {text!r}")
@@ -133,16 +144,17 @@ def add_commands(commands: Any) -> None:
         description="Record that VERSION was deployed to TARGET and print the deployment's "
         "id. With --id the call is idempotent: the same id again records nothing.",
     )
-    deployment.add_argument("--target", required=True, metavar="T")
-    deployment.add_argument("--version", required=True, metavar="V")
+    deployment.add_argument("--target", required=True, metavar="T", type=_bounded(500))
+    deployment.add_argument("--version", required=True, metavar="V", type=_bounded(500))
     deployment.add_argument("--status", choices=("succeeded", "failed"), default="succeeded")
-    deployment.add_argument("--commit", metavar="SHA")
+    deployment.add_argument("--commit", metavar="SHA", type=_bounded(200))
     deployment.add_argument("--commit-time", metavar="ISO8601", type=_time_option)
     deployment.add_argument("--time", metavar="ISO8601", type=_time_option,
                             help="when it was deployed (default: now)")
-    deployment.add_argument("--remediates", metavar="ID",
+    deployment.add_argument("--remediates", metavar="ID", type=_bounded(200),
                             help="this deployment fixes or rolls back deployment ID")
-    deployment.add_argument("--id", metavar="KEY", help="an idempotency key: the deployment's id")
+    deployment.add_argument("--id", metavar="KEY", type=_bounded(200),
+                            help="an idempotency key: the deployment's id")
     _common(deployment)
     deployment.set_defaults(run=_record_deployment)
 
