@@ -364,3 +364,14 @@ def test_ids_and_versions_too_long_for_the_ledger_are_usage_errors(run: Run) -> 
     code, _, err = run("record-deployment", "--target", "production", "--version", "1" * 501)
     assert code == 2
     assert "expected 1 to 500 characters" in err
+
+
+def test_subject_keeps_another_applications_pass_out(run: Run, project: Path) -> None:
+    other = make_statement("staging", "1.4.2")
+    other["subject"][0]["name"] = "billing-api"
+    record(run, project, "billing.json", other)
+    assert run("can-i-deploy", "--version", "1.4.2", "--to", "production")[0] == 0
+    code, out, _ = run("can-i-deploy", "--version", "1.4.2", "--to", "production",
+                       "--subject-name", "shop-api")
+    assert code == 6
+    assert "no verdict for 1.4.2 recorded on staging" in out

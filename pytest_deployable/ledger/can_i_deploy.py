@@ -62,8 +62,8 @@ def verifier_for(policy: Path | None, to: str) -> Verifier | None:
     return None
 
 
-def _latest(ledger: Any, source: str, version: str) -> Callable[[], Any]:
-    return lambda: ledger.latest_verdicts(source, version)
+def _latest(ledger: Any, source: str, version: str, subject: str | None) -> Callable[[], Any]:
+    return lambda: ledger.latest_verdicts(source, version, subject=subject)
 
 
 def ask(args: argparse.Namespace, url: LedgerURL, targets: Any, cwd: Path, *,
@@ -79,7 +79,7 @@ def ask(args: argparse.Namespace, url: LedgerURL, targets: Any, cwd: Path, *,
         attempt = 0
         while True:
             attempt += 1
-            latest = {source: call(_latest(ledger, source, args.version))
+            latest = {source: call(_latest(ledger, source, args.version, args.subject_name))
                       for source in rule.promote_from}
             promotion = decide(
                 rule, args.version, latest, now=datetime.now(timezone.utc), strict=args.strict,

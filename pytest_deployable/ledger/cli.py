@@ -167,6 +167,9 @@ def add_commands(commands: Any) -> None:
     )
     can.add_argument("--version", required=True, metavar="V")
     can.add_argument("--to", required=True, metavar="T")
+    can.add_argument("--subject-name", metavar="NAME",
+                     help="count only verdicts about this artifact (the subject name in the "
+                     "verdict), for a ledger that several applications share")
     can.add_argument("--strict", action="store_true",
                      help="DEPLOYABLE_WITH_WARNINGS is not enough")
     can.add_argument("--retry-while-unknown", metavar="N", type=_count_option, default=0,

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Engine, Insert, Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..verdict import Decision
 from .connection import (
     LedgerError,
     check_revision,
@@ -201,14 +200,17 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def latest_verdicts(self, target: str, version: str, *, with_document: bool = False,
-                        ) -> list[VerdictRow]:
-        """The verdicts for ``version`` on ``target`` that finished last (ties: all of them)."""
+    def latest_verdicts(self, target: str, version: str, *, subject: str | None = None,
+                        with_document: bool = False) -> list[VerdictRow]:
+        """The verdicts for ``version`` on ``target`` (of ``subject``, when given) that
+        finished last (ties: all of them)."""
         columns = list(verdicts.c) if with_document else _VERDICT_COLUMNS
         query = (select(*columns)
                  .where(verdicts.c.target == target, verdicts.c.version == version)
                  .order_by(verdicts.c.finished_on.desc(), verdicts.c.id.desc())
                  .limit(20))
+        if subject is not None:
+            query = query.where(verdicts.c.subject_name == subject)
         with guard(self.url), self.engine.connect() as connection:
             rows = [_verdict_row(row) for row in connection.execute(query)]
         return [row for row in rows if row.finished_on == rows[0].finished_on]
@@ -253,10 +255,3 @@ class Ledger:
 def _when(entry: VerdictRow | DeploymentRow) -> datetime:
     return entry.finished_on if isinstance(entry, VerdictRow) else entry.deployed_at
 
-
-def severity(verdict: str) -> int:
-    """How bad a recorded verdict is; unknown words count as the worst."""
-    try:
-        return Decision(verdict).severity
-    except ValueError:
-        return max(decision.severity for decision in Decision) + 1
