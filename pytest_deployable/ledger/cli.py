@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -209,13 +210,17 @@ class _Setup:
     cwd: Path
 
 
-def _setup(args: argparse.Namespace) -> _Setup:
+def _setup(args: argparse.Namespace, *, need_targets: bool = False) -> _Setup:
+    """The ledger's URL, and the targets file when the command needs it or the URL may come
+    from it (an unrelated broken targets file does not stop ``record --ledger URL``)."""
     from ..targets import find_targets_file, ledger_url, load_targets_file
     from .urls import resolve
 
     cwd = Path.cwd()
     try:
         path = args.targets_file or find_targets_file(cwd)
+        if not need_targets and not args.targets_file and (args.ledger or os.environ.get(ENV_VAR)):
+            path = None
         targets = load_targets_file(path) if path is not None else None
         found = ledger_url(targets) if targets is not None else None
         url = resolve(args.ledger, targets_file=path, cwd=cwd,
@@ -392,7 +397,7 @@ _upgrade = _command("ledger upgrade", _upgrade_body)
 def _can_i_deploy_body(args: argparse.Namespace) -> int:
     from .can_i_deploy import ask
 
-    setup = _setup(args)
+    setup = _setup(args, need_targets=True)
     promotion, attempts = ask(args, setup.url, setup.targets, setup.cwd,
                               open_ledger=lambda: _open(setup, write=False),
                               call=_ledger_call, say=lambda line: _print(sys.stderr, line))
