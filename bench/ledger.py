@@ -92,7 +92,8 @@ def fill(url: str, verdict_count: int, deployment_count: int) -> Ledger:
             connection.execute(checks.insert(), [
                 {"verdict_id": i, "position": 0, "check_id": "tests/deploy/test_smoke.py::t",
                  "category": "smoke", "blocking": True, "outcome": "passed", "attempts": 1,
-                 "duration_ms": 12, "host": None} for i in ids[start:start + 10_000]])
+                 "reruns": 0, "waited_ms": 0, "duration_ms": 12, "host": None, "message": None}
+                for i in ids[start:start + 10_000]])
         if deployment_count:
             connection.execute(deployments.insert(), [
                 {"id": f"d{i}", "target": TARGETS[i % len(TARGETS)], "version": f"9.0.{i}",

@@ -375,3 +375,46 @@ def test_subject_keeps_another_applications_pass_out(run: Run, project: Path) ->
                        "--subject-name", "shop-api")
     assert code == 6
     assert "no verdict for 1.4.2 recorded on staging" in out
+
+
+def test_each_check_is_a_row_with_its_waits_reruns_and_message(
+        run: Run, project: Path, ledger_url: str) -> None:
+    from pytest_deployable.attestation import RunInfo, to_statement
+    from pytest_deployable.ledger.store import Ledger
+    from pytest_deployable.ledger.urls import parse_url
+    from pytest_deployable.targets import Target
+    from pytest_deployable.verdict import CheckResult, Outcome
+    from pytest_deployable.verdict import decide as decide_verdict
+
+    end = datetime.now(timezone.utc).replace(microsecond=0)
+    checks = [
+        CheckResult("tests/deploy/test_a.py::test_up", "smoke", True, Outcome.PASSED,
+                    attempts=3, duration_ms=900, reruns=1,
+                    waits=(("GET /health", 4, 1200), ("GET /ready", 2, 300))),
+        CheckResult("tests/deploy/test_a.py::test_fast", "post_deploy", False, Outcome.FAILED,
+                    duration_ms=80, message="p95 latency 412 ms > 200 ms", host="web1"),
+    ]
+    statement = to_statement(decide_verdict(checks), RunInfo(
+        "shop-api", Target("staging", "https://s.example"), end - timedelta(seconds=9), end,
+        "1.4.2"))
+    statement["predicate"]["deployability"]["selection"] = {"complete": True}
+    record(run, project, "v.json", statement)
+    ledger = Ledger.open(parse_url(ledger_url, "test", base=project), write=False)
+    try:
+        [row] = ledger.history()
+        rows = ledger.check_rows([row.id])[row.id]  # type: ignore[union-attr]
+    finally:
+        ledger.close()
+    picked = [(r["check_id"], r["category"], r["blocking"], r["outcome"], r["attempts"],
+               r["reruns"], r["waited_ms"], r["duration_ms"], r["host"], r["message"])
+              for r in rows]
+    assert picked == [
+        ("tests/deploy/test_a.py::test_up", "smoke", True, "passed", 3, 1, 1500, 900, None,
+         None),
+        ("tests/deploy/test_a.py::test_fast", "post_deploy", False, "failed", 1, 0, 0, 80,
+         "web1", "p95 latency 412 ms > 200 ms"),
+    ]
+    statement["predicate"]["deployability"]["checks"][0]["waits"] = [{"waitedMs": "long"}]
+    code, _, err = run("record", str(write(project / "bad.json", statement)))
+    assert code == 3
+    assert "checks[0].waits must be an array" in err

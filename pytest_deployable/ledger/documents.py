@@ -51,8 +51,12 @@ class CheckRow:
     blocking: bool
     outcome: str
     attempts: int
+    reruns: int
+    waited_ms: int
+    """How long the check waited in all (``eventually``, ``within=``), from its ``waits``."""
     duration_ms: int | None
     host: str | None
+    message: str | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,19 @@ def open_envelope(envelope: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
     return _loads(text), keyids
 
 
+def _waited(check: Mapping[str, Any], index: int) -> int:
+    waits = check.get("waits", [])
+    if not isinstance(waits, list) or not all(
+        isinstance(w, dict) and type(w.get("waitedMs")) is int and w["waitedMs"] >= 0
+        for w in waits
+    ):
+        raise VerdictFileError(
+            f"not a verdict file: predicate.deployability.checks[{index}].waits must be an "
+            "array of objects with a whole number waitedMs"
+        )
+    return sum(int(w["waitedMs"]) for w in waits)
+
+
 def _digest(subject: Mapping[str, Any]) -> str:
     digest = subject["digest"]
     for algorithm in ("sha256", "gitCommit", *sorted(digest)):
@@ -173,8 +190,11 @@ def read_document(raw: bytes, *, now: datetime | None = None) -> Recorded:
             blocking=check["blocking"],
             outcome=check["outcome"],
             attempts=check["attempts"],
+            reruns=check.get("reruns") or 0,
+            waited_ms=_waited(check, index),
             duration_ms=check.get("durationMs"),
             host=check.get("host"),
+            message=check.get("message"),
         )
         for index, check in enumerate(ours["checks"])
     )

@@ -66,8 +66,11 @@ checks = Table(
     Column("blocking", Boolean, nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("attempts", Integer, nullable=False),
+    Column("reruns", Integer, nullable=False),
+    Column("waited_ms", Integer, nullable=False),  # the sum of the check's waits
     Column("duration_ms", Integer),
     Column("host", Text),
+    Column("message", Text),
 )
 
 deployments = Table(

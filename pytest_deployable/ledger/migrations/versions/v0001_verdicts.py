@@ -47,8 +47,11 @@ def upgrade() -> None:
         sa.Column("blocking", sa.Boolean, nullable=False),
         sa.Column("outcome", sa.String(32), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("reruns", sa.Integer, nullable=False),
+        sa.Column("waited_ms", sa.Integer, nullable=False),
         sa.Column("duration_ms", sa.Integer),
         sa.Column("host", sa.Text),
+        sa.Column("message", sa.Text),
     )
 
 
