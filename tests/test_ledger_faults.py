@@ -3,6 +3,7 @@ another schema version. Always one line and the documented exit code, never "yes
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,8 @@ def test_an_older_schema_is_refused_until_upgraded(any_ledger: tuple[str, Any, s
     code, out, _ = deployable(capsys, "ledger", "upgrade", "--ledger", url)
     assert code == 0
     assert "schema 0001 -> 0002" in out
+    code, out, _ = deployable(capsys, "ledger", "upgrade", "--ledger", url, "--format", "json")
+    assert json.loads(out)["before"] == json.loads(out)["after"] == "0002"
     assert deployable(capsys, "record-deployment", "--target", "production", "--version",
                       "1.4.2", "--ledger", url)[0] == 0
     assert deployable(capsys, "can-i-deploy", "--version", "1.4.2", "--to", "production",

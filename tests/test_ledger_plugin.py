@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,24 @@ def test_a_run_records_into_postgresql(pytester: pytest.Pytester, server: Server
     rows = postgres.psql("SELECT target, version, verdict FROM ledger_verdicts", database)
     assert rows.strip() == f"{server.url}|1.4.2|DEPLOYABLE"
     assert postgres.psql("SELECT count(*) FROM ledger_checks", database).strip() == "1"
+
+
+def test_with_xdist_the_controller_records_once(pytester: pytest.Pytester, server: Server,
+                                               tmp_path: Path) -> None:
+    pytester.makepyfile(SUITE + """
+@pytest.mark.smoke
+def test_more(http):
+    assert http.get("/health").status_code == 200
+""")
+    ledger = tmp_path / "ledger.db"
+    result = pytester.runpytest_subprocess(f"--deploy-target={server.url}", "-n", "2",
+                                           "--deploy-version=1.4.2",
+                                           f"--deploy-ledger=sqlite:///{ledger}")
+    assert result.ret == 0
+    assert result.stdout.str().count("ledger: recorded as verdict #") == 1
+    with sqlite3.connect(ledger) as connection:
+        assert connection.execute("SELECT count(*) FROM ledger_verdicts").fetchone() == (1,)
+        assert connection.execute("SELECT count(*) FROM ledger_checks").fetchone() == (2,)
 
 
 @pytest.mark.parametrize(("option", "says"), [

@@ -109,7 +109,7 @@ def _interval_option(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _common(parser: argparse.ArgumentParser, *, formats: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ledger", metavar="URL",
         help=f"the ledger: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB. Env: {ENV_VAR}; "
@@ -120,9 +120,8 @@ def _common(parser: argparse.ArgumentParser, *, formats: bool = True) -> None:
         help="the targets file (default: deploy-targets.toml, else pyproject.toml's "
         "[tool.deployable], in the current directory)",
     )
-    if formats:
-        parser.add_argument("--format", choices=("text", "json"), default="text",
-                            help="text for a person, or one JSON object on stdout")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for a person, or one JSON object on stdout")
 
 
 def add_commands(commands: Any) -> None:
@@ -199,7 +198,7 @@ def add_commands(commands: Any) -> None:
         "upgrade", help="create the ledger, or migrate it to this version's schema",
         formatter_class=formatter, epilog=EXIT_CODES_HELP,
     )
-    _common(upgrade, formats=False)
+    _common(upgrade)
     upgrade.set_defaults(run=_upgrade)
 
 
@@ -381,10 +380,9 @@ def _upgrade_body(args: argparse.Namespace) -> int:
         before, after = _ledger_call(lambda: Ledger.upgrade(setup.url))
     except LedgerUnusable as exc:
         raise CommandFailed(EXIT_USAGE, str(exc)) from None
-    if before == after:
-        _print(sys.stdout, f"the ledger {setup.url.shown} is at schema {after}: up to date")
-    else:
-        _print(sys.stdout, f"the ledger {setup.url.shown}: schema {before or 'none'} -> {after}")
+    line = (f"the ledger {setup.url.shown} is at schema {after}: up to date" if before == after
+            else f"the ledger {setup.url.shown}: schema {before or 'none'} -> {after}")
+    _emit(args, {"ledger": setup.url.shown, "before": before, "after": after}, [line])
     return 0
 
 
