@@ -164,7 +164,9 @@ def write_files(folder: Path, count: int) -> list[Path]:
                                   blocking=True, outcome=Outcome.PASSED, attempts=1,
                                   duration_ms=10 + n) for n in range(5)]
         statement = to_statement(decide_verdict(checks_run), info)
-        statement["predicate"]["deployability"]["selection"] = {"complete": True}
+        statement["predicate"]["deployability"]["selection"] = {
+            "complete": True, "deselected": [], "skippedAtCollection": [], "keyword": None,
+            "markers": None, "lastFailed": False, "args": []}
         path = folder / f"verdict-{index:05}.json"
         path.write_text(dump(statement), encoding="utf-8")
         paths.append(path)

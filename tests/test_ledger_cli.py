@@ -397,7 +397,8 @@ def test_each_check_is_a_row_with_its_waits_reruns_and_message(
     statement = to_statement(decide_verdict(checks), RunInfo(
         "shop-api", Target("staging", "https://s.example"), end - timedelta(seconds=9), end,
         "1.4.2"))
-    statement["predicate"]["deployability"]["selection"] = {"complete": True}
+    statement["predicate"]["deployability"]["selection"] = make_statement(
+        "staging", "1.4.2")["predicate"]["deployability"]["selection"]
     record(run, project, "v.json", statement)
     ledger = Ledger.open(parse_url(ledger_url, "test", base=project), write=False)
     try:
