@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/contract.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/signing.py
+	$(BIN)/python bench/ledger.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

@@ -45,7 +45,7 @@ GOOD_VERSION = "1.4.2"
 BROKEN_VERSION = "1.5.0"
 SCHEMA_VERSION = "1.6.0"
 ALEMBIC_INI = ROOT / "examples" / "service" / "alembic.ini"
-STEPS = 9
+STEPS = 10
 DESTRUCTIVE_CHECK = "test_created_item_can_be_read_back"
 METRIC_CHECKS = SUITE / "test_metrics.py"
 #: How many requests the demo sends to the broken build as its users would, and the
@@ -92,9 +92,12 @@ whether a build may ship. Nothing leaves 127.0.0.1.
   6. Ask the gate whether {BROKEN_VERSION} may ship: expect no (non-zero exit).
   7. Verify the good build as protected production (target local-prod): expect the
      check that creates an item to be refused, and no POST to reach the shop.
-  8. Release {SCHEMA_VERSION} needs database migration 0002, which has not run (target
-     local-db): expect NOT_DEPLOYABLE (exit 1), held by the schema check.
-  9. Run the migration (alembic upgrade head) and check again: expect DEPLOYABLE (exit 0).
+  8. Every run was recorded in a ledger (a SQLite file); ask it whether each build
+     may go to local-prod, whose rule says promote_from = ["local"]: expect yes for
+     {GOOD_VERSION} and no for {BROKEN_VERSION} (deployable can-i-deploy).
+  9. Release {SCHEMA_VERSION} needs database migration 0002, which has not run (target
+      local-db): expect NOT_DEPLOYABLE (exit 1), held by the schema check.
+  10. Run the migration (alembic upgrade head) and check again: expect DEPLOYABLE (exit 0).
   Then, if Prometheus is installed: metric analysis. The broken build answers some
   requests with 500; Prometheus scrapes the shop, and the check that the error rate
   stays under 1% holds the release (NOT_DEPLOYABLE), with the query and its value.
@@ -174,6 +177,8 @@ class Demo:
         good_verdict = self.workdir / "good.json"
         broken_verdict = self.workdir / "broken.json"
         prod_verdict = self.workdir / "prod.json"
+        for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+            (self.workdir / name).unlink(missing_ok=True)  # a fresh ledger every demo
 
         self.step(1, f"start the good build ({GOOD_VERSION}) of the shop")
         shop = self.start_shop("good", GOOD_VERSION, broken=False)
@@ -190,6 +195,7 @@ class Demo:
                     f"saw {len(posts)} POSTs")
         self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
                 f"check created an item ({len(posts)} POST in the shop's request log)")
+        good = verdict
 
         self.step(3, f"ask the gate whether {GOOD_VERSION} may ship (signature and policy)")
         code = self.gate(good_verdict, "local", GOOD_VERSION)
@@ -237,12 +243,34 @@ class Demo:
                     "not run here)")
         self.ok(f"the shop logged {len(seen)} requests, none of them a POST, PUT, PATCH or DELETE")
         shop.stop()
+        self.step(8, "ask the ledger whether each build may go to local-prod")
+        code = self.can_i_deploy(GOOD_VERSION)
+        # A verdict counts as evidence only when it records a complete selection of
+        # checks; verdict files that do not say so are partial, and the answer is no.
+        complete = (good.get("selection") or {}).get("complete") is True
+        if complete:
+            self.expect(code == 0, f"expected can-i-deploy to say yes (exit 0) for "
+                                   f"{GOOD_VERSION}, got exit {code}")
+            self.ok(f"yes for {GOOD_VERSION}: its latest verdict on local is complete and "
+                    "DEPLOYABLE (exit 0)")
+        else:
+            self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
+                                   f"{GOOD_VERSION}, whose verdict does not record a complete "
+                                   f"run, got exit {code}")
+            self.ok(f"no for {GOOD_VERSION}: its verdict file does not record that the run "
+                    "was complete, and a partial verdict is not evidence (exit 1)")
+        code = self.can_i_deploy(BROKEN_VERSION)
+        self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
+                               f"{BROKEN_VERSION}, got exit {code}")
+        self.ok(f"no for {BROKEN_VERSION}: its latest verdict on local is NOT_DEPLOYABLE "
+                "(exit 1)")
+
         held_verdict, migrated_verdict = self.schema_steps()
         self.check_secret_kept([good_verdict, broken_verdict, prod_verdict, held_verdict,
                                 migrated_verdict])
         self.metric_analysis()
 
-        print(f"\nAll {STEPS} steps behaved as designed. Verdict files are in "
+        print(f"\nAll {STEPS} steps behaved as designed. Verdict files and the ledger are in "
               f"{_rel(self.workdir)}/.")
 
     def metric_analysis(self) -> None:
@@ -364,14 +392,14 @@ class Demo:
                 process.wait(timeout=STOP_TIMEOUT)
 
     def schema_steps(self) -> tuple[Path, Path]:
-        """Steps 8 and 9: a release held until its database migration has run."""
+        """Steps 9 and 10: a release held until its database migration has run."""
         held_verdict = self.workdir / "schema-held.json"
         migrated_verdict = self.workdir / "schema-migrated.json"
         database = self.workdir / "shop.db"
         database.unlink(missing_ok=True)
         self.env["SHOP_DB"] = str(database)
 
-        self.step(8, f"release {SCHEMA_VERSION} on a database whose migration has not run")
+        self.step(9, f"release {SCHEMA_VERSION} on a database whose migration has not run")
         self.alembic("upgrade", "0001")
         self.ok("the database is at revision 0001; this release's migrations end at 0002")
         shop = self.start_shop("schema", SCHEMA_VERSION, broken=False, database=database)
@@ -390,7 +418,7 @@ class Demo:
             print(f"     - {reason}")
         print(f"     deployable::schema: {schema[0]['message']}")
 
-        self.step(9, "run the migration (alembic upgrade head), then check again")
+        self.step(10, "run the migration (alembic upgrade head), then check again")
         self.alembic("upgrade", "head")
         code = self.pytest(shop, "local-db", SCHEMA_VERSION, migrated_verdict)
         verdict = self.verdict(migrated_verdict, code)
@@ -483,10 +511,23 @@ class Demo:
         # settings (pyproject.toml) stay out. --tb=line keeps failures to their message.
         args = [sys.executable, "-m", "pytest", _rel(SUITE), f"--deploy-target={target}",
                 f"--deploy-version={version}", f"--deploy-verdict={_rel(verdict)}", "-q",
-                "--tb=line", f"--deploy-sign-key={_rel(self.key_prefix)}.key"]
+                "--tb=line", f"--deploy-sign-key={_rel(self.key_prefix)}.key",
+                f"--deploy-ledger={self.ledger}"]
         if sys.stdout.isatty():
             args.append("--color=yes")
         return self.command(args, PYTEST_TIMEOUT, SHOP_PORT=str(shop.port))
+
+    @property
+    def ledger(self) -> str:
+        """The demo's ledger: a SQLite file in the work folder."""
+        return f"sqlite:///{_rel(self.workdir / 'ledger.db')}"
+
+    def can_i_deploy(self, version: str) -> int:
+        """Ask ``deployable can-i-deploy`` whether ``version`` may go to local-prod."""
+        args = [sys.executable, "-m", "pytest_deployable", "can-i-deploy", "--version", version,
+                "--to", "local-prod", "--targets-file", _rel(SUITE / "deploy-targets.toml"),
+                "--ledger", self.ledger]
+        return self.command(args, GATE_TIMEOUT)
 
     def gate(self, verdict: Path, target: str, version: str) -> int:
         """Ask ``deployable gate`` about a verdict file; return its exit code."""

@@ -162,6 +162,10 @@ def _parser() -> argparse.ArgumentParser:
         help="text: one finding per line; json: one object on stdout (default: text)",
     )
     contract_diff.set_defaults(run=_contract_diff)
+
+    from .ledger.cli import add_commands as add_ledger_commands
+
+    add_ledger_commands(commands)
     return parser
 
 

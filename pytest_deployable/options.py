@@ -32,6 +32,17 @@ def _count_option(value: str) -> int:
     return int(value)
 
 
+def _ledger_option(value: str) -> str:
+    # A value without :// is far more often a test path after a bare --deploy-ledger.
+    if value and "://" not in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a ledger URL (sqlite:///PATH, postgresql://...); for the "
+            "default ledger write --deploy-ledger after the test paths, or --deploy-ledger="
+            "sqlite:///deploy-ledger.db"
+        )
+    return value
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Add the plugin's options (group ``deployable``) and ini keys to ``parser``."""
     group = parser.getgroup("deployable", "deployment checks (pytest-deployable)")
@@ -116,6 +127,11 @@ def add_options(parser: pytest.Parser) -> None:
         "--deploy-schema-revision", dest="deployable_schema_revision", metavar="REVISION",
         help="the database schema revision this release expects (overrides the target's "
         "schema_revision); checked by the built-in deployable::schema check.",
+        "--deploy-ledger", dest="deployable_ledger", metavar="URL", nargs="?", const="",
+        type=_ledger_option,
+        help="record the verdict in the ledger after writing it (default ledger: "
+        "DEPLOYABLE_LEDGER, else [ledger] url in the targets file, else deploy-ledger.db "
+        "beside it); a recording failure exits as INCONCLUSIVE.",
     )
     parser.addini("deploy_targets_file", "targets file, relative to the rootdir")
     parser.addini("deploy_verdict", "verdict file path (default deploy-verdict.json)")

@@ -109,6 +109,10 @@ def pytest_configure(config: pytest.Config) -> None:
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
     register_metrics(config, state.recorder)
+    if config.option.deployable_ledger is not None and not is_worker(config):
+        from .ledger.plugin import register_recording
+
+        register_recording(config, target)
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")

@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "SCHEMA_TOOLS", "TargetError", "check_table"]
+__all__ = ["CONTRACT_KEYS", "KEYS", "LEDGER_KEYS", "NAME_RE", "SCHEMA_TOOLS", "TargetError",
+           "check_ledger_table", "check_promotions", "check_table"]
 
 #: A target (or role) name: letters, digits, ``_``, ``-`` and ``.``.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -51,6 +52,15 @@ KEYS: dict[str, str] = {
     "schema_revision": "a string: the schema revision this release expects",
     "schema_tool": "one of " + ", ".join(SCHEMA_TOOLS),
     "alembic_ini": "a string: the release's alembic.ini, relative to this file",
+    "promote_from": "a non-empty list of target names whose passing verdict a version needs "
+    "before deployable can-i-deploy says yes for this target",
+    "promote_max_age": "a duration such as 7d, 12h or 30m (or a number of seconds): how old "
+    "that verdict may be",
+}
+
+#: Keys of the targets file's ``[ledger]`` table and the types of their values.
+LEDGER_KEYS: dict[str, str] = {
+    "url": "a string: the ledger's SQLAlchemy URL (sqlite:///PATH or postgresql://...)",
 }
 
 #: Keys of a ``[targets.NAME.contract]`` table and the types of their values.
@@ -142,8 +152,56 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, str) and bool(value)
     if key == "prometheus_headers":
         return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if key == "promote_from":
+        return isinstance(value, list) and bool(value) and all(
+            isinstance(v, str) and NAME_RE.match(v) for v in value
+        )
+    if key == "promote_max_age":
+        return _is_duration(value)
     if key == "public_env":
         return isinstance(value, list) and all(
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
         )
     return False  # pragma: no cover - every key in KEYS is handled above
+
+
+def _is_duration(value: Any) -> bool:
+    from .durations import parse_duration
+
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value > 0
+    if not isinstance(value, str):
+        return False
+    try:
+        return parse_duration(value) > 0
+    except ValueError:
+        return False
+
+
+def check_promotions(where: str, tables: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every ``promote_from`` names another configured target; TargetError naming it if not."""
+    for name, table in tables.items():
+        for source in table.get("promote_from", ()):
+            if source == name:
+                raise TargetError(f"{where}targets.{name}.promote_from names {name!r} itself")
+            if source not in tables:
+                known = ", ".join(sorted(tables))
+                raise TargetError(
+                    f"{where}targets.{name}.promote_from names {source!r}, which is not a "
+                    f"target in this file; known targets: {known}"
+                )
+
+
+def check_ledger_table(where: str, table: Any) -> None:
+    """Check the ``[ledger]`` table's keys and value types; TargetError naming the key."""
+    if not isinstance(table, dict):
+        raise TargetError(f"{where} must be a table, such as [ledger] url = \"sqlite:///deploy-ledger.db\"")
+    for key, value in table.items():
+        if key not in LEDGER_KEYS:
+            raise TargetError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(sorted(LEDGER_KEYS))}"
+            )
+        if not isinstance(value, str) or not value:
+            raise TargetError(f"{where}.{key} must be {LEDGER_KEYS[key]}, not {value!r}")

@@ -27,7 +27,13 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .target_schema import NAME_RE, TargetError, check_table
+from .target_schema import (
+    NAME_RE,
+    TargetError,
+    check_ledger_table,
+    check_promotions,
+    check_table,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +49,7 @@ __all__ = [
     "adhoc_target",
     "find_targets_file",
     "is_url",
+    "ledger_url",
     "load_targets_file",
     "resolve_target",
 ]
@@ -187,6 +194,8 @@ class TargetsFile:
     path: Path
     tables: Mapping[str, Mapping[str, Any]]
     sha256: str
+    ledger: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """The ``[ledger]`` table (``url``), checked for shape but not interpolated."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -297,12 +306,14 @@ def load_targets_file(path: Path) -> TargetsFile:
         prefix = "tool.deployable."
     if not isinstance(data, dict):
         raise TargetError(f"{path}: [{prefix.rstrip('.')}] must be a table")
-    unknown = sorted(set(data) - {"targets"})
+    unknown = sorted(set(data) - {"targets", "ledger"})
     if unknown:
         raise TargetError(
             f"{path}: unknown key {prefix}{unknown[0]!r}; the file holds [{prefix}targets.NAME] "
-            "tables"
+            f"tables and a [{prefix}ledger] table"
         )
+    if "ledger" in data:
+        check_ledger_table(f"{path}: {prefix}ledger", data["ledger"])
     targets = data.get("targets", {})
     if not isinstance(targets, dict):
         raise TargetError(f"{path}: {prefix}targets must be a table of [targets.NAME] tables")
@@ -313,7 +324,22 @@ def load_targets_file(path: Path) -> TargetsFile:
         if not isinstance(table, dict):
             raise TargetError(f"{where} must be a table")
         check_table(where, table)
-    return TargetsFile(path=path, tables=targets, sha256=hashlib.sha256(raw).hexdigest())
+    check_promotions(f"{path}: {prefix}", targets)
+    return TargetsFile(path=path, tables=targets, sha256=hashlib.sha256(raw).hexdigest(),
+                       ledger=MappingProxyType(dict(data.get("ledger", {}))))
+
+
+def ledger_url(targets: TargetsFile, environ: Mapping[str, str] | None = None,
+               ) -> tuple[str, frozenset[str]] | None:
+    """The ``[ledger] url`` with ``${VAR}`` taken from the environment, and the secrets it
+    took; None when the file names no ledger."""
+    if "url" not in targets.ledger:
+        return None
+    prefix = "tool.deployable." if targets.path.name == "pyproject.toml" else ""
+    interpolate = _Interpolator(os.environ if environ is None else environ,
+                                f"{targets.path}: {prefix}ledger")
+    value = interpolate("url", str(targets.ledger["url"]))
+    return value, frozenset(interpolate.secrets)
 
 
 def _ca_bundle(path: Path, where: str, table: Mapping[str, Any]) -> str | None:

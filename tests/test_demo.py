@@ -38,10 +38,10 @@ def test_demo_announces_its_plan_and_every_step(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
     out = demo_run.stdout
-    for number in range(1, 10):
+    for number in range(1, 11):
         assert f"\n  {number}. " in out
-        assert f"== Step {number} of 9: " in out
-    assert "All 9 steps behaved as designed." in out
+        assert f"== Step {number} of 10: " in out
+    assert "All 10 steps behaved as designed." in out
 
 
 def test_demo_shows_each_verdict(demo_run: subprocess.CompletedProcess[str]) -> None:
@@ -104,8 +104,8 @@ def test_demo_holds_a_release_until_its_migration_has_run(
     demo_run: subprocess.CompletedProcess[str],
 ) -> None:
     out = demo_run.stdout
-    held = out.index("== Step 8 of 9: ")
-    migrated = out.index("== Step 9 of 9: ")
+    held = out.index("== Step 9 of 10: ")
+    migrated = out.index("== Step 10 of 10: ")
     step8, step9 = out[held:migrated], out[migrated:]
     assert "alembic -c examples/service/alembic.ini upgrade 0001" in step8
     assert "  -> exit 1, verdict NOT_DEPLOYABLE, because:" in step8
@@ -132,3 +132,16 @@ def test_demo_signs_its_verdicts_and_gates_them_with_a_key_and_a_policy(
     assert "  -> the signature verified with the public key, and the verdict meets the policy" \
         in out.splitlines()
     assert "the signing key appear in no verdict file and no output" in out
+
+
+def test_demo_records_its_runs_and_asks_can_i_deploy(
+        demo_run: subprocess.CompletedProcess[str]) -> None:
+    out = demo_run.stdout
+    assert "ledger: recorded as verdict #1 in sqlite:///" in out
+    assert "ledger: recorded as verdict #2 in sqlite:///" in out
+    assert "python -m pytest_deployable can-i-deploy --version 1.4.2 --to local-prod" in out
+    lines = out.splitlines()
+    assert any(line.startswith(("  -> yes for 1.4.2", "  -> no for 1.4.2: its verdict file "
+                                "does not record")) for line in lines)
+    assert "  -> no for 1.5.0: its latest verdict on local is NOT_DEPLOYABLE (exit 1)" in lines
+    assert "   | no: 1.5.0 may not go to local-prod" in lines

@@ -1,0 +1,1 @@
+"""The ledger: every verdict and deployment remembered (SPEC section 12)."""
