@@ -127,6 +127,8 @@ def add_options(parser: pytest.Parser) -> None:
         "--deploy-schema-revision", dest="deployable_schema_revision", metavar="REVISION",
         help="the database schema revision this release expects (overrides the target's "
         "schema_revision); checked by the built-in deployable::schema check.",
+    )
+    group.addoption(
         "--deploy-ledger", dest="deployable_ledger", metavar="URL", nargs="?", const="",
         type=_ledger_option,
         help="record the verdict in the ledger after writing it (default ledger: "
