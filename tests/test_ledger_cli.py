@@ -240,6 +240,36 @@ def test_a_required_signature_is_never_taken_on_trust(run: Run, project: Path) -
     assert run("can-i-deploy", "--version", "1.4.2", "--to", "production")[0] == 0
 
 
+def test_a_required_signature_is_verified_with_the_policys_trusted_keys(
+        run: Run, project: Path) -> None:
+    from _signing import make_keys
+
+    from pytest_deployable.envelope import seal
+
+    trusted = make_keys(project / "keys", "ci")
+    other = make_keys(project / "keys", "other")
+    (project / "deploy-policy.toml").write_text(
+        '[policy.production]\nrequire_signature = true\ntrusted_keys = ["keys/ci.pub"]\n')
+    # Signed by a key the policy does not trust, and a fake signature: both "no".
+    record(run, project, "other.json", seal(make_statement("staging", "1.4.2"), other))
+    code, out, _ = run("can-i-deploy", "--version", "1.4.2", "--to", "production")
+    assert code == 1
+    assert "the signature is invalid or made by no trusted key" in out
+    record(run, project, "fake.json", envelope(make_statement("staging", "1.4.3")))
+    code, out, _ = run("can-i-deploy", "--version", "1.4.3", "--to", "production")
+    assert code == 1
+    assert "the signature is invalid or made by no trusted key" in out
+    # Signed by the trusted key: yes.
+    record(run, project, "good.json", seal(make_statement("staging", "1.4.4"), trusted))
+    code, out, _ = run("can-i-deploy", "--version", "1.4.4", "--to", "production")
+    assert code == 0, out
+    # A trusted key file that cannot be read is a usage error, never "no keys".
+    (project / "keys" / "ci.pub").unlink()
+    code, _, err = run("can-i-deploy", "--version", "1.4.4", "--to", "production")
+    assert code == 2
+    assert "trusted_keys" in err
+
+
 def test_retry_while_unknown_says_that_it_waits(run: Run, project: Path) -> None:
     record(run, project, "other.json", make_statement("staging", "1.4.1"))
     code, out, err = run("can-i-deploy", "--version", "1.4.2", "--to", "production",

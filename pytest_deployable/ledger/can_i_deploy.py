@@ -18,7 +18,7 @@ from typing import Any
 from ..durations import format_interval, parse_duration
 from ..target_schema import TargetError
 from .cli import EXIT_USAGE, PROG, CommandFailed
-from .policy import find_policy_file, signature_required
+from .policy import find_policy_file, signature_required, signature_verifier
 from .promotion import Promotion, PromotionRule, Verifier, decide
 from .urls import LedgerURL
 
@@ -56,10 +56,13 @@ def rule_for(targets: Any, to: str, policy: Path | None) -> PromotionRule:
 def verifier_for(policy: Path | None, to: str) -> Verifier | None:
     """How a recorded envelope's signature is checked against ``to``'s trusted keys.
 
-    None until the signing work's verifier is connected here: a target whose
-    policy requires signatures then gets "no", never a trusted keyid unchecked.
+    None when the policy names no trusted key: a target whose policy requires
+    signatures then gets "no", never a trusted keyid unchecked.
     """
-    return None
+    try:
+        return signature_verifier(policy, to)
+    except TargetError as exc:
+        raise CommandFailed(EXIT_USAGE, str(exc)) from None
 
 
 def _latest(ledger: Any, source: str, version: str, subject: str | None) -> Callable[[], Any]:
