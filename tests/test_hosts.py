@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,11 +256,11 @@ def test_an_unreachable_host_fails_its_checks_fast_and_the_others_still_report(
             def test_two(host):
                 assert host.run("true").rc == 0
         """)
-        started = time.monotonic()
         result = pytester.runpytest_subprocess("--deploy-target=fleet", "-p", "no:cacheprovider")
-        took = time.monotonic() - started
-    # One timeout for the silent host (not one per check), one refusal, plus startup.
-    assert took < 15, took
+        # One probe of the silent host (one timeout, not one per check): counted in
+        # connections, not seconds, so a loaded machine cannot fail or pass it by its clock.
+        connections = len(silent._held)
+    assert connections == 1, connections
     assert result.ret == 1, result.stdout.str()
     ext = deployability(pytester)
     port = ssh_server.port
