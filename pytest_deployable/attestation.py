@@ -198,6 +198,8 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
             },
         },
     }
+    if verdict.facts.selection is not None:
+        statement["predicate"]["deployability"]["selection"] = verdict.facts.selection.to_dict()
     hosts = host_summary(verdict.checks)
     if hosts:
         statement["predicate"]["deployability"]["hosts"] = hosts

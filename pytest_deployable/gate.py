@@ -8,7 +8,10 @@ then applies the gate's rules, in this order, and the first that fails decides:
 1. the file is a well-formed verdict, and ``finishedOn`` is not in the future;
 2. it is for the target and the version asked for, where given;
 3. it is not older than ``--max-age``, measured from ``finishedOn``;
-4. its verdict lets the pipeline proceed.
+4. its verdict lets the pipeline proceed;
+5. it speaks for the whole suite: a partial run (``selection.complete`` false,
+   or no ``selection`` record at all, so not known to be complete) does not
+   pass without ``allow_partial``.
 
 The exit codes of ``deployable gate`` are the ``EXIT_*`` constants below;
 :data:`EXIT_CODES_HELP` says what each means, and ``deployable gate --help``
@@ -18,7 +21,9 @@ prints it.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,9 +37,10 @@ from .verdict import CheckResult, Decision, Outcome, decide
 __all__ = [
     "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_CODES_HELP", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE",
     "EXIT_MISMATCH",
-    "EXIT_NOT_DEPLOYABLE", "EXIT_STALE", "EXIT_USAGE", "GateResult", "VerdictFileError",
-    "check_statement", "evaluate", "format_duration", "gate_file", "parse_duration",
-    "parse_time", "read_verdict",
+    "EXIT_NOT_DEPLOYABLE", "EXIT_PARTIAL", "EXIT_STALE", "EXIT_USAGE", "MAX_VERDICT_BYTES",
+    "GateResult", "VerdictFileError",
+    "check_statement", "evaluate", "format_duration", "gate_file", "is_partial",
+    "parse_duration", "parse_time", "read_verdict",
 ]
 
 EXIT_DEPLOYABLE = 0
@@ -44,6 +50,10 @@ EXIT_BAD_FILE = 3
 EXIT_MISMATCH = 4
 EXIT_STALE = 5
 EXIT_INCONCLUSIVE = 6
+EXIT_PARTIAL = 7
+
+#: A verdict file larger than this is refused unread (10 000 checks take about 4 MB).
+MAX_VERDICT_BYTES = 64 * 1024 * 1024
 
 #: What each exit code of ``deployable gate`` means, as ``--help`` shows it.
 EXIT_CODES_HELP = """\
@@ -55,7 +65,9 @@ exit codes:
      not JSON, wrong shape, newer schema, inconsistent, finished in the future)
   4  the verdict is for another target or another version
   5  the verdict is older than --max-age (measured from its finishedOn)
-  6  INCONCLUSIVE"""
+  6  INCONCLUSIVE
+  7  a partial run (checks deselected or skipped at collection, --lf, node-id
+     arguments, or no selection record): passes only with --allow-partial"""
 
 #: How far in the future ``finishedOn`` may be (clock skew between machines)
 #: before the verdict is not trusted.
@@ -220,6 +232,44 @@ def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> No
         raise VerdictFileError(f"{_EDITED}: finishedOn is before startedOn")
 
 
+_SELECTION_FIELDS: tuple[tuple[str, _Kind], ...] = (
+    ("complete", _BOOL),
+    ("deselected", _STRINGS),
+    ("skippedAtCollection", _STRINGS),
+    ("keyword", _OPTIONAL_STR),
+    ("markers", _OPTIONAL_STR),
+    ("lastFailed", _BOOL),
+    ("args", _STRINGS),
+)
+
+
+def _check_selection(data: Mapping[str, Any]) -> None:
+    """The optional ``selection`` record: its shape, and ``complete`` against its lists."""
+    where = "predicate.deployability.selection"
+    selection = _field(data, "predicate.deployability", "selection", _OBJECT, optional=True)
+    if selection is None:
+        return
+    for key, kind in _SELECTION_FIELDS:
+        _field(selection, where, key, kind)
+    left_out = (selection["deselected"] or selection["skippedAtCollection"]
+                or selection["lastFailed"] or any("::" in arg for arg in selection["args"]))
+    if selection["complete"] and left_out:
+        raise VerdictFileError(
+            f"{_EDITED}: selection.complete is true but the selection left checks out"
+        )
+    if not selection["complete"] and data["verdict"] == Decision.DEPLOYABLE.value:
+        raise VerdictFileError(
+            f"{_EDITED}: the verdict is DEPLOYABLE but the run was partial "
+            "(selection.complete is false)"
+        )
+
+
+def is_partial(statement: Mapping[str, Any]) -> bool:
+    """Whether a checked statement is not known to cover the whole suite (fail closed)."""
+    selection = statement["predicate"]["deployability"].get("selection")
+    return not (isinstance(selection, dict) and selection.get("complete") is True)
+
+
 def check_statement(data: Any) -> dict[str, Any]:
     """``data`` if it is a well-formed, self-consistent verdict statement; else VerdictFileError."""
     if not isinstance(data, dict):
@@ -266,6 +316,7 @@ def check_statement(data: Any) -> dict[str, Any]:
     checks = _check_checks(ours)
     _check_hosts(ours, checks)
     _check_consistency(ours, checks)
+    _check_selection(ours)
     return data
 
 
@@ -284,16 +335,48 @@ def _refuse_constant(name: str) -> Any:
     raise _Refused(f"{name} is not a JSON value")
 
 
-def read_verdict(path: Path) -> dict[str, Any]:
-    """The statement in a verdict file, checked; VerdictFileError naming the file if it is bad."""
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_VERDICT_BYTES; VerdictFileError otherwise.
+
+    Opened without blocking and checked on the open descriptor, so that a FIFO
+    cannot hang the gate and ``/dev/zero`` cannot fill its memory.
+    """
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise VerdictFileError(f"{path}: verdict file not found") from None
     except IsADirectoryError:
         raise VerdictFileError(f"{path}: is a directory, not a verdict file") from None
     except OSError as exc:
         raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise VerdictFileError(f"{path}: is a directory, not a verdict file")
+        if not stat.S_ISREG(info.st_mode):
+            raise VerdictFileError(
+                f"{path}: not a regular file (a pipe, device or socket); give the verdict file"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1024 * 1024):
+            size += len(chunk)
+            if size > MAX_VERDICT_BYTES:
+                raise VerdictFileError(
+                    f"{path}: larger than {MAX_VERDICT_BYTES // (1024 * 1024)} MiB, "
+                    "not a verdict file"
+                )
+            chunks.append(chunk)
+    except OSError as exc:
+        raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_verdict(path: Path) -> dict[str, Any]:
+    """The statement in a verdict file, checked; VerdictFileError naming the file if it is bad."""
+    raw = _read_regular_file(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -351,6 +434,7 @@ def evaluate(
     strict: bool,
     now: datetime,
     source: str = "the verdict",
+    allow_partial: bool = False,
 ) -> GateResult:
     """Apply the gate's rules to a statement; ``source`` names the file in messages."""
     if now.tzinfo is None:
@@ -395,6 +479,16 @@ def evaluate(
         return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}: {why}")
     if decision is Decision.INCONCLUSIVE:
         return result(EXIT_INCONCLUSIVE, f"{decision.value}: {why}")
+    if is_partial(statement) and not allow_partial:
+        selection = ours.get("selection")
+        if not isinstance(selection, dict):
+            return result(EXIT_PARTIAL, (
+                f"{source} has no selection record, so it is not known to cover the whole "
+                "suite; rerun with this version of pytest-deployable, or pass --allow-partial"
+            ))
+        partial = next((r for r in reasons if r.startswith("partial run")), "partial run")
+        return result(EXIT_PARTIAL, f"{decision.value}, {partial}; pass --allow-partial "
+                                    "to accept it")
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS and strict:
         return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, not allowed with --strict: {why}")
     subject = statement["subject"][0]["name"]
@@ -414,6 +508,7 @@ def gate_file(
     max_age: float | None = None,
     strict: bool = False,
     now: datetime | None = None,
+    allow_partial: bool = False,
 ) -> GateResult:
     """Read a verdict file and apply the gate's rules to it; never raises for a bad file."""
     try:
@@ -421,4 +516,5 @@ def gate_file(
     except VerdictFileError as exc:
         return GateResult(EXIT_BAD_FILE, str(exc))
     return evaluate(statement, target=target, version=version, max_age=max_age, strict=strict,
-                    now=now or datetime.now(timezone.utc), source=str(path))
+                    now=now or datetime.now(timezone.utc), source=str(path),
+                    allow_partial=allow_partial)

@@ -214,6 +214,10 @@ class _XdistHooks:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         if error:
             self.state.crashed_workers.append(str(node.gateway.id))
-        specs = getattr(node, "workeroutput", {}).get("deployable_specs", {})
-        for nodeid, (category, blocking) in specs.items():
+        output = getattr(node, "workeroutput", {})
+        for nodeid, (category, blocking) in output.get("deployable_specs", {}).items():
             self.state.recorder.classify(nodeid, category, blocking)
+        # Every worker collects the same suite, so each one deselects the same checks.
+        for nodeid in output.get("deployable_deselected", []):
+            if nodeid not in self.state.deselected:
+                self.state.deselected.append(nodeid)

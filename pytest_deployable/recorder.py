@@ -10,13 +10,15 @@ import pytest
 
 from .verdict import CheckResult, Outcome
 
-__all__ = ["META_ATTRIBUTE", "Recorder", "check_meta"]
+__all__ = ["META_ATTRIBUTE", "Recorder", "check_meta", "skip_reason"]
 
 #: The attribute on a TestReport that carries a check's classification. pytest
 #: serializes extra report attributes, so it reaches the xdist controller.
 META_ATTRIBUTE = "deployable"
 
 _MESSAGE_LIMIT = 500
+#: Outcomes no later phase can change.
+_STICKY = (Outcome.FAILED, Outcome.ERROR)
 
 
 def check_meta(report: pytest.TestReport) -> Mapping[str, Any] | None:
@@ -63,7 +65,8 @@ def _first_line(text: str) -> str:
     return lines[-1].strip()[:_MESSAGE_LIMIT]
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """Why a report was skipped, without pytest's ``Skipped:`` prefix."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         reason = str(longrepr[2])
@@ -116,18 +119,22 @@ class Recorder:
                 )
         if report.failed:
             outcome = Outcome.ERROR if report.when != "call" else Outcome.FAILED
-            if record.outcome not in (Outcome.FAILED, Outcome.ERROR):
+            if record.outcome not in _STICKY:
                 record.outcome = outcome
                 record.message = _first_line(report.longreprtext)
+        elif record.outcome in _STICKY:
+            # A failure in any phase (or subtest) stays: a later skip, xfail or
+            # pass must not turn a broken check into one that merely did not run.
+            return
         elif report.skipped:
             if hasattr(report, "wasxfail"):
                 record.outcome, record.message = Outcome.SKIPPED, f"xfail: {report.wasxfail}"
             elif record.status == "refused":
-                record.outcome, record.message = Outcome.REFUSED, _skip_reason(report)
+                record.outcome, record.message = Outcome.REFUSED, skip_reason(report)
             elif record.status == "notApplicable":
-                record.outcome, record.message = Outcome.NOT_APPLICABLE, _skip_reason(report)
+                record.outcome, record.message = Outcome.NOT_APPLICABLE, skip_reason(report)
             else:
-                record.outcome, record.message = Outcome.SKIPPED, _skip_reason(report)
+                record.outcome, record.message = Outcome.SKIPPED, skip_reason(report)
         elif report.when == "call" and record.outcome is None:
             record.outcome = Outcome.PASSED
 

@@ -8,7 +8,7 @@ writes the verdict file and the reports.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 import threading
 from collections.abc import Generator
@@ -18,16 +18,19 @@ from typing import Any
 import pytest
 
 from . import hosts
+from .artifacts import Reports, executes_checks, placeholder, write_final
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
 from .durations import format_interval
 from .fixtures import WAITS, display_for
+from .markers import MarkerError, classify
 from .provenance import find_commit, find_subject
-from .recorder import META_ATTRIBUTE, check_meta
+from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .redact import RedactingStream, Redactor
+from .selection import Selection
 from .soak import run_soak
 from .state import SPEC, STATUS, TRIES, DeployState, is_worker
-from .verdict import Amendment, Decision, RunFacts, Verdict, decide
+from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
 from .waiting import poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
@@ -80,11 +83,57 @@ class DeployRun:
             raise pytest.UsageError(
                 "--deploy-soak runs its rounds in one process; run it without -n/--dist"
             )
+        self._start_verdict()
         budget = self.config.option.deployable_budget
         if budget and threading.current_thread() is threading.main_thread():
             self.budget = Budget(budget, self._budget_ran_out)
             self.state.budget_deadline = self.budget.deadline
             self.budget.start()
+
+    def _start_verdict(self) -> None:
+        """Replace any verdict file with INCONCLUSIVE before a check runs (SPEC §10)."""
+        state = self.state
+        if not executes_checks(self.config):
+            return
+        lf = self.config.pluginmanager.get_plugin("lfplugin")
+        # Read before the run: lastfailed changes as checks pass.
+        state.last_failed = bool(getattr(lf, "active", False) and getattr(lf, "lastfailed", None))
+        rootdir = self.config.rootpath
+        state.subject = find_subject(
+            self.config.option.deployable_subject
+            or str(self.config.getini("deploy_subject") or ""),
+            rootdir,
+        )
+        state.commit = find_commit(self.config.option.deployable_commit, rootdir)
+        assert state.verdict_path is not None
+        # An unwritable path fails the final write the same way, and that one says so.
+        with contextlib.suppress(OSError):
+            write_atomic(state.verdict_path, dump(to_statement(placeholder(), self._info())))
+
+    def _info(self) -> RunInfo:
+        state = self.state
+        assert state.target is not None
+        return RunInfo(
+            subject=state.subject or "",
+            target=state.target,
+            started_on=state.started,
+            finished_on=datetime.now(timezone.utc),
+            version=state.target.version,
+            commit=state.commit,
+        )
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            spec = item.stash.get(SPEC, None)
+            if SPEC not in item.stash:
+                try:
+                    spec = classify(item)
+                except MarkerError:
+                    spec = None
+                    self.state.deselected.append(item.nodeid)  # a check with bad markers
+                    continue
+            if spec is not None:
+                self.state.deselected.append(item.nodeid)
 
     def _budget_ran_out(self, elapsed: float) -> None:
         budget = format_interval(self.config.option.deployable_budget)
@@ -103,8 +152,11 @@ class DeployRun:
                 specs[item.nodeid] = (spec.category, spec.blocking)
         if is_worker(self.config):
             # Sent to the controller when the worker finishes, so that checks
-            # that never ran are still classified there.
-            self.config.workeroutput["deployable_specs"] = specs  # type: ignore[attr-defined]
+            # that never ran are still classified there, and the deselection
+            # (which happens only where collection does) is recorded.
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["deployable_specs"] = specs
+            output["deployable_deselected"] = list(state.deselected)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -214,6 +266,10 @@ class DeployRun:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.state.collection_errors += 1
+        elif report.skipped and report.nodeid:
+            # importorskip or skip(allow_module_level=True): whatever checks the
+            # module holds were never seen, so they count as skipped blocking checks.
+            self.state.skipped_modules.setdefault(report.nodeid, skip_reason(report))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         value = excinfo.value
@@ -264,13 +320,34 @@ class DeployRun:
             check.blocking and check.outcome.value in ("failed", "error") for check in checks
         )
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        # A wrapper, innermost: its second half runs after every other plugin's
+        # sessionfinish (pytest's --junitxml included), so the verdict is the last
+        # file written, and it runs even when one of them raised.
+        try:
+            return (yield)
+        except BaseException as exc:
+            if not is_worker(self.config):
+                self.state.internal_error = (
+                    f"another plugin's pytest_sessionfinish failed: {type(exc).__name__}: {exc}"
+                )
+            raise
+        finally:
+            self._finish(session, exitstatus)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.budget is not None:
             self.budget.cancel()
-        if is_worker(self.config) or exitstatus == pytest.ExitCode.USAGE_ERROR:
+        if is_worker(self.config) or not executes_checks(self.config):
             return
         state = self.state
+        if state.subject is None:
+            return  # a usage error before the run began: no verdict at all
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            state.internal_error = state.internal_error or "the run stopped on a usage error"
         if exitstatus == pytest.ExitCode.INTERRUPTED and not (
             state.interrupted or state.collection_errors or state.stopped
             or state.budget_exhausted
@@ -278,6 +355,15 @@ class DeployRun:
             state.interrupted = "pytest stopped the session"
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR and not state.internal_error:
             state.internal_error = "pytest ended with an internal error"
+        selection = Selection(
+            deselected=tuple(dict.fromkeys(state.deselected)),
+            skipped_at_collection=tuple(state.skipped_modules),
+            keyword=self.config.option.keyword or None,
+            markers=self.config.option.markexpr or None,
+            last_failed=state.last_failed,
+            args=tuple(self.config.args)
+            if self.config.args_source is pytest.Config.ArgsSource.ARGS else (),
+        )
         facts = RunFacts(
             interrupted=state.interrupted,
             internal_error=state.internal_error,
@@ -286,8 +372,15 @@ class DeployRun:
             budget_exhausted=state.budget_exhausted,
             stopped=state.stopped,
             soak=state.soak,
+            selection=selection,
         )
-        verdict = decide(state.recorder.results(state.expected), facts)
+        # A module skipped at collection stands for the checks it would have held.
+        skipped = [
+            CheckResult(id=module, category="unknown", blocking=True, outcome=Outcome.SKIPPED,
+                        attempts=0, message=reason)
+            for module, reason in state.skipped_modules.items()
+        ]
+        verdict = decide([*state.recorder.results(state.expected), *skipped], facts)
         if state.target is not None and not state.target.verify:
             # Evidence gathered without checking who answered is weaker evidence.
             verdict = verdict.amended(Amendment(
@@ -299,42 +392,24 @@ class DeployRun:
             config=self.config, verdict=verdict
         ):
             verdict = verdict.amended(amendment)
-        state.verdict = verdict
-        session.exitstatus = exit_code(verdict.decision, self.config.option.deployable_strict)
-        if not self._write(verdict):
-            session.exitstatus = EXIT_INCONCLUSIVE
+        self._write(session, verdict)
 
-    def _write(self, verdict: Verdict) -> bool:
-        """Write the verdict file and the reports; False (and one line on stderr) if it failed."""
+    def _write(self, session: pytest.Session, verdict: Verdict) -> None:
+        """Write the reports, then the verdict file; set the exit code from what was written."""
         state = self.state
-        assert state.target is not None
         assert state.verdict_path is not None
-        rootdir = self.config.rootpath
-        info = RunInfo(
-            subject=find_subject(
-                self.config.option.deployable_subject
-                or str(self.config.getini("deploy_subject") or ""),
-                rootdir,
-            ),
-            target=state.target,
-            started_on=state.started,
-            finished_on=datetime.now(timezone.utc),
-            version=state.target.version,
-            commit=find_commit(self.config.option.deployable_commit, rootdir),
+        info = self._info()
+        written = write_final(
+            verdict, lambda v: to_statement(v, info), Reports.of(self.config), state.verdict_path
         )
-        statement = to_statement(verdict, info)
-        state.statement = statement
-        try:
-            write_atomic(state.verdict_path, dump(statement))
-            state.verdict_written = True
-            write_reports(self.config, statement)
-        except OSError as exc:
-            sys.stderr.write(
-                f"ERROR: cannot write {exc.filename or state.verdict_path}: "
-                f"{exc.strerror or exc}\n"
-            )
-            return False
-        return True
+        state.verdict, state.statement = written.verdict, written.statement
+        state.verdict_written = written.verdict_written
+        for error in written.errors:
+            sys.stderr.write(f"ERROR: {error}\n")
+        session.exitstatus = exit_code(written.verdict.decision,
+                                       self.config.option.deployable_strict)
+        if not written.verdict_written:
+            session.exitstatus = EXIT_INCONCLUSIVE
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import render_text
@@ -364,23 +439,3 @@ def exit_code(decision: Decision, strict: bool) -> int:
     if decision is Decision.NOT_DEPLOYABLE:
         return 1
     return EXIT_INCONCLUSIVE
-
-
-def write_reports(config: pytest.Config, statement: dict[str, Any]) -> None:
-    """Write the optional JUnit and Markdown renderings of the verdict."""
-    base = config.invocation_params.dir
-    if config.option.deployable_junit:
-        from .junit import junit_xml
-
-        write_atomic(base / config.option.deployable_junit, junit_xml(statement))
-    summary_path = config.option.deployable_summary
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path or step_summary:
-        from .summary import render_markdown
-
-        markdown = render_markdown(statement)
-        if summary_path:
-            write_atomic(base / summary_path, markdown)
-        if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown + "\n")

@@ -41,6 +41,15 @@ class DeployState:
     stopped: str | None = None
     """Why the run stopped on purpose (``--deploy-fail-fast``)."""
     soak: Soak | None = None
+    deselected: list[str] = field(default_factory=list)
+    """Ids of checks deselected (``-k``, ``-m``, ``--deselect``, ``--sw``, a plugin)."""
+    skipped_modules: dict[str, str] = field(default_factory=dict)
+    """Modules skipped at collection, with the skip's reason."""
+    last_failed: bool = False
+    """``--lf`` narrowed the run to last time's failures."""
+    subject: str | None = None
+    commit: str | None = None
+    """What the run tests, found once at the start (the placeholder names it too)."""
     verdict: Verdict | None = None
     verdict_path: Path | None = None
     verdict_written: bool = False

@@ -12,6 +12,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from .selection import Selection
+
 __all__ = [
     "CATEGORIES",
     "Amendment",
@@ -159,6 +161,8 @@ class RunFacts:
     stopped: str | None = None
     """Why the run stopped early on purpose (``--deploy-fail-fast``), or None."""
     soak: Soak | None = None
+    selection: Selection | None = None
+    """How the run chose its checks; a partial selection is at best a warning."""
 
 
 @dataclass(frozen=True)
@@ -260,8 +264,9 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
        INCONCLUSIVE.
        A soak whose failed rounds exceed its limit is NOT_DEPLOYABLE too.
     3. An advisory check failed, a blocking check passed only on a rerun, a
-       blocking check was skipped or refused, or a soak had failed rounds within
-       its limit: DEPLOYABLE_WITH_WARNINGS.
+       blocking check was skipped or refused, a soak had failed rounds within
+       its limit, or the run was partial (checks deselected, modules skipped at
+       collection, ``--lf``, node-id arguments): DEPLOYABLE_WITH_WARNINGS.
     4. Otherwise every blocking check ran and passed: DEPLOYABLE.
     """
     checks = tuple(checks)
@@ -326,6 +331,9 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
         )
     if soak is not None and 0 < soak.failures <= soak.failure_limit:
         warnings.append(_soak_reason(soak))
+    partial = facts.selection.partial_reason if facts.selection is not None else None
+    if partial is not None:
+        warnings.append(partial)
 
     reasons: list[str] = list(broken)
     if broken:
