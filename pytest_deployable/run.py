@@ -346,7 +346,9 @@ class DeployRun:
         state = self.state
         if state.subject is None:
             return  # a usage error before the run began: no verdict at all
-        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        if state.usage_error is not None:
+            state.internal_error = f"usage error: {state.usage_error}"
+        elif exitstatus == pytest.ExitCode.USAGE_ERROR:
             state.internal_error = state.internal_error or "the run stopped on a usage error"
         if exitstatus == pytest.ExitCode.INTERRUPTED and not (
             state.interrupted or state.collection_errors or state.stopped
@@ -410,6 +412,9 @@ class DeployRun:
                                        self.config.option.deployable_strict)
         if not written.verdict_written:
             session.exitstatus = EXIT_INCONCLUSIVE
+        if state.usage_error is not None:
+            sys.stderr.write(f"ERROR: {state.usage_error}\n")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import render_text

@@ -32,6 +32,8 @@ class DeployState:
     current_destructive: bool = False
     """Whether the check running now is marked destructive."""
     interrupted: str | None = None
+    usage_error: str | None = None
+    """A usage error an xdist worker found at collection, for the controller to report."""
     internal_error: str | None = None
     collection_errors: int = 0
     crashed_workers: list[str] = field(default_factory=list)
@@ -50,6 +52,9 @@ class DeployState:
     subject: str | None = None
     commit: str | None = None
     """What the run tests, found once at the start (the placeholder names it too)."""
+    known_targets: tuple[str, ...] | None = None
+    """The target names of the targets file, to check ``only_targets`` against."""
+    targets_source: str = "deploy-targets.toml"
     verdict: Verdict | None = None
     verdict_path: Path | None = None
     verdict_written: bool = False
