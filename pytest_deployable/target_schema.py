@@ -10,7 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "TargetError", "check_table"]
+from .durations import parse_duration
+
+__all__ = ["CONTRACT_KEYS", "KEYS", "NAME_RE", "TargetError", "check_table", "timeout_seconds"]
 
 #: A target (or role) name: letters, digits, ``_``, ``-`` and ``.``.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -27,7 +29,7 @@ KEYS: dict[str, str] = {
     "hosts": "a list of strings (testinfra host specs)",
     "headers": "a table of strings",
     "variables": "a table of strings, numbers or booleans",
-    "timeout": "a positive number of seconds",
+    "timeout": "a positive number of seconds or a duration such as \"5s\" or \"500ms\"",
     "retries": "a whole number from 0 to 10",
     "max_response_bytes": "a whole number of bytes, at least 1024",
     "ca_bundle": "a string: a PEM file of CA certificates, relative to this file",
@@ -97,7 +99,7 @@ def _value_fits(key: str, value: Any) -> bool:
             isinstance(v, (str, int, float, bool)) for v in value.values()
         )
     if key == "timeout":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        return timeout_seconds(value) is not None
     if key == "ca_bundle":
         return isinstance(value, str) and bool(value)
     if key == "verify":
@@ -125,3 +127,18 @@ def _value_fits(key: str, value: Any) -> bool:
             isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
         )
     return False  # pragma: no cover - every key in KEYS is handled above
+
+
+def timeout_seconds(value: Any) -> float | None:
+    """A target's ``timeout`` in seconds (a number, or a duration string), or None if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            return None
+        return seconds if seconds > 0 else None
+    return None

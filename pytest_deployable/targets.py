@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .target_schema import NAME_RE, TargetError, check_table
+from .target_schema import NAME_RE, TargetError, check_table, timeout_seconds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -407,7 +407,7 @@ def resolve_target(
         hosts=hosts,
         headers=MappingProxyType(headers),
         variables=MappingProxyType(variables),
-        timeout=float(table.get("timeout", DEFAULT_TIMEOUT)),
+        timeout=timeout_seconds(table.get("timeout", DEFAULT_TIMEOUT)) or DEFAULT_TIMEOUT,
         retries=table.get("retries", DEFAULT_RETRIES),
         max_response_bytes=table.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
         ca_bundle=_ca_bundle(targets.path, where, table),
