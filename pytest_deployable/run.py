@@ -24,9 +24,9 @@ from .budget import Budget, BudgetExhausted
 from .durations import format_interval
 from .fixtures import WAITS, display_for
 from .markers import MarkerError, classify
+from .outputs import protect_log_file, protect_terminal, redact_report
 from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
-from .redact import RedactingStream, Redactor
 from .selection import Selection
 from .soak import run_soak
 from .state import SPEC, STATUS, TRIES, DeployState, is_worker
@@ -45,24 +45,6 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an interrupt so the session ends and the verdict is written."""
 
 
-def protect_terminal(config: pytest.Config, redactor: Redactor) -> None:
-    """Route everything pytest prints (and, under ``-s``, what checks print) through redaction."""
-    if not redactor:
-        return
-    writer = config.get_terminal_writer()
-    if hasattr(writer, "_file"):
-        writer._file = RedactingStream(writer._file, redactor)
-    if config.getoption("capture", "fd") == "no":
-        saved = sys.stdout, sys.stderr
-        sys.stdout = RedactingStream(sys.stdout, redactor)
-        sys.stderr = RedactingStream(sys.stderr, redactor)
-
-        def restore() -> None:
-            sys.stdout, sys.stderr = saved
-
-        config.add_cleanup(restore)
-
-
 class DeployRun:
     """The hooks of a run with a deploy target; registered only then, so plain runs pay nothing."""
 
@@ -75,6 +57,7 @@ class DeployRun:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Before the terminal reporter prints its header (it runs trylast).
+        protect_log_file(self.config, self.state.redactor)
         if is_worker(self.config):
             return
         protect_terminal(self.config, self.state.redactor)
@@ -233,11 +216,7 @@ class DeployRun:
                     for waited in waits
                 ]
         setattr(report, META_ATTRIBUTE, meta)
-        redact = self.state.redactor
-        if redact:
-            if report.longrepr is not None and redact.contains_secret(report.longreprtext):
-                report.longrepr = redact(report.longreprtext)
-            report.sections = [(title, redact(text)) for title, text in report.sections]
+        redact_report(report, self.state.redactor)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -108,7 +108,8 @@ def test_a_device_is_refused_without_reading_it(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == EXIT_BAD_FILE
-    assert done.stderr.count("\n") == 1 and "not a regular file" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "not a regular file" in done.stderr
 
 
 def test_a_huge_file_is_refused(tmp_path: Path) -> None:
@@ -135,12 +136,14 @@ def test_show_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         [sys.executable, "-m", "pytest_deployable", "show", str(path), "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    assert show.stdout is not None and show.stderr is not None
+    assert show.stdout is not None
+    assert show.stderr is not None
     show.stdout.readline()
     show.stdout.close()  # what `| head -1` does
     stderr = show.stderr.read().decode()
     show.wait(timeout=60)
-    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "BrokenPipe" not in stderr, stderr
 
 
 def test_selection_survives_the_round_trip() -> None:
