@@ -16,7 +16,7 @@ __all__ = ["META_ATTRIBUTE", "Recorder", "check_meta", "skip_reason"]
 #: serializes extra report attributes, so it reaches the xdist controller.
 META_ATTRIBUTE = "deployable"
 
-_MESSAGE_LIMIT = 500
+_MESSAGE_LIMIT = 1000
 #: Outcomes no later phase can change.
 _STICKY = (Outcome.FAILED, Outcome.ERROR)
 
@@ -46,23 +46,35 @@ class _Record:
     host: str | None = None
 
 
+#: At most this many lines of a violation are kept in the verdict's ``message``.
+_MESSAGE_LINES = 12
+
+
 def _first_line(text: str) -> str:
+    """The violation a person reads: the first lines of the check's own failure.
+
+    pytest's ``E   ...`` lines say what was violated (an assertion's left and
+    right sides, the differing items); in a chain of exceptions the last run of
+    them is the check's own failure. Without ``E`` lines, the last line.
+    """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    # pytest's "E   ..." lines are what a person reads; in a chain of exceptions
-    # the last one is the check's own failure, so take the first line of the
-    # last run of E lines.
-    first_of_last_run = None
+    runs: list[list[str]] = []
     previous_was_e = False
     for line in lines:
-        is_e = line.startswith("E ")
-        if is_e and not previous_was_e:
-            first_of_last_run = line
+        is_e = line.startswith("E ") or line == "E"
+        if is_e:
+            if not previous_was_e:
+                runs.append([])
+            runs[-1].append(line[1:])
         previous_was_e = is_e
-    if first_of_last_run is not None:
-        return first_of_last_run[1:].strip()[:_MESSAGE_LIMIT]
-    return lines[-1].strip()[:_MESSAGE_LIMIT]
+    if not runs:
+        return lines[-1].strip()[:_MESSAGE_LIMIT]
+    kept = runs[-1][:_MESSAGE_LINES]
+    indent = min((len(line) - len(line.lstrip()) for line in kept if line.strip()), default=0)
+    message = "\n".join(line[indent:].rstrip() for line in kept).strip()
+    return message[:_MESSAGE_LIMIT]
 
 
 def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -31,7 +31,7 @@ from .selection import Selection
 from .soak import run_soak
 from .state import SPEC, STATUS, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
-from .waiting import poll
+from .waiting import WaitTimeout, poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
 
@@ -186,6 +186,10 @@ class DeployRun:
                 retry_on=(Exception, pytest.fail.Exception),
             )
             pyfuncitem.stash.setdefault(WAITS, []).append(waited)
+        except WaitTimeout as exc:
+            if exc.waited is not None:
+                pyfuncitem.stash.setdefault(WAITS, []).append(exc.waited)
+            raise
         finally:
             pyfuncitem.stash[TRIES] = tries
         return True
