@@ -33,6 +33,7 @@ from typing import Any
 from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
 from .durations import format_duration, parse_duration
 from .verdict import CheckResult, Decision, Outcome, decide
+from .vocabulary import SELECTION_KEYS, SUMMARY_KEYS
 
 __all__ = [
     "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_CODES_HELP", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE",
@@ -77,7 +78,7 @@ _TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
 )
 #: The verdict file's summary keys, each counting the checks with one outcome.
-_SUMMARY_KEYS = {"errors" if o is Outcome.ERROR else o.value: o for o in Outcome}
+_SUMMARY_KEYS = {key: outcome for outcome, key in SUMMARY_KEYS.items()}
 _VERDICTS = tuple(decision.value for decision in Decision)
 _OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
@@ -232,15 +233,9 @@ def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> No
         raise VerdictFileError(f"{_EDITED}: finishedOn is before startedOn")
 
 
-_SELECTION_FIELDS: tuple[tuple[str, _Kind], ...] = (
-    ("complete", _BOOL),
-    ("deselected", _STRINGS),
-    ("skippedAtCollection", _STRINGS),
-    ("keyword", _OPTIONAL_STR),
-    ("markers", _OPTIONAL_STR),
-    ("lastFailed", _BOOL),
-    ("args", _STRINGS),
-)
+_SELECTION_FIELDS: tuple[tuple[str, _Kind], ...] = tuple(zip(SELECTION_KEYS, (
+    _BOOL, _STRINGS, _STRINGS, _OPTIONAL_STR, _OPTIONAL_STR, _BOOL, _STRINGS,
+), strict=True))
 
 
 def _check_selection(data: Mapping[str, Any]) -> None:

@@ -43,6 +43,7 @@ from .targets import (
     resolve_target,
 )
 from .version import VERSION_CHECK_ID, VersionCheck
+from .vocabulary import Outcome
 
 __all__ = ["contract", "deploy_target", "eventually", "http"]
 
@@ -204,11 +205,11 @@ def pytest_collection_modifyitems(
             item.add_marker(pytest.mark.skip(reason=NO_TARGET))
             continue
         if spec.only_targets is not None and target.name not in spec.only_targets:
-            item.stash[STATUS] = "notApplicable"
+            item.stash[STATUS] = Outcome.NOT_APPLICABLE.value
         elif spec.destructive and target.protected and not state.allow_destructive:
-            item.stash[STATUS] = "refused"
+            item.stash[STATUS] = Outcome.REFUSED.value
         elif hosts.not_applicable_reason(item):
-            item.stash[STATUS] = "notApplicable"
+            item.stash[STATUS] = Outcome.NOT_APPLICABLE.value
         selected.append(item)
     if target is None:
         return

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from .verdict import CheckResult, Outcome
+from .vocabulary import BROKEN, DID_NOT_RUN_HERE
 
 __all__ = ["META_ATTRIBUTE", "Recorder", "check_meta", "skip_reason"]
 
@@ -18,7 +19,9 @@ META_ATTRIBUTE = "deployable"
 
 _MESSAGE_LIMIT = 1000
 #: Outcomes no later phase can change.
-_STICKY = (Outcome.FAILED, Outcome.ERROR)
+_STICKY = tuple(BROKEN)
+#: A check's status from collection (it must not run here) and the outcome it gives.
+_HERE = {outcome.value: outcome for outcome in DID_NOT_RUN_HERE}
 
 
 def check_meta(report: pytest.TestReport) -> Mapping[str, Any] | None:
@@ -141,10 +144,8 @@ class Recorder:
         elif report.skipped:
             if hasattr(report, "wasxfail"):
                 record.outcome, record.message = Outcome.SKIPPED, f"xfail: {report.wasxfail}"
-            elif record.status == "refused":
-                record.outcome, record.message = Outcome.REFUSED, skip_reason(report)
-            elif record.status == "notApplicable":
-                record.outcome, record.message = Outcome.NOT_APPLICABLE, skip_reason(report)
+            elif record.status in _HERE:
+                record.outcome, record.message = _HERE[record.status], skip_reason(report)
             else:
                 record.outcome, record.message = Outcome.SKIPPED, skip_reason(report)
         elif report.when == "call" and record.outcome is None:

@@ -31,6 +31,7 @@ from .selection import Selection
 from .soak import run_soak
 from .state import SPEC, STATUS, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
+from .vocabulary import BROKEN
 from .waiting import WaitTimeout, poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
@@ -147,7 +148,7 @@ class DeployRun:
         target = self.state.target
         if status is None or target is None:
             return
-        if status == "refused":
+        if status == Outcome.REFUSED.value:
             pytest.skip(
                 f"refused: destructive check on protected target {target.name!r} "
                 "(run with --allow-destructive to allow it)"
@@ -300,7 +301,7 @@ class DeployRun:
     def _first_pass_clean(self, session: pytest.Session) -> bool:
         checks = self.state.recorder.results(self.state.expected)
         return not session.shouldfail and not any(
-            check.blocking and check.outcome.value in ("failed", "error") for check in checks
+            check.blocking and check.outcome in BROKEN for check in checks
         )
 
     @pytest.hookimpl(wrapper=True, trylast=True)

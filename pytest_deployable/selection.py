@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .vocabulary import SELECTION_KEYS
+
 __all__ = ["NODE_ID_SEPARATOR", "Selection"]
 
 #: An argument with this in it names test ids, not a directory or file of the suite.
@@ -73,12 +75,6 @@ class Selection:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``deployability.selection`` record of the verdict file."""
-        return {
-            "complete": self.complete,
-            "deselected": list(self.deselected),
-            "skippedAtCollection": list(self.skipped_at_collection),
-            "keyword": self.keyword,
-            "markers": self.markers,
-            "lastFailed": self.last_failed,
-            "args": list(self.args),
-        }
+        values = (self.complete, list(self.deselected), list(self.skipped_at_collection),
+                  self.keyword, self.markers, self.last_failed, list(self.args))
+        return dict(zip(SELECTION_KEYS, values, strict=True))

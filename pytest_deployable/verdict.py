@@ -8,11 +8,11 @@ know about *why* a run is or is not deployable is in this file.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .selection import Selection
+from .vocabulary import BROKEN, Decision, Outcome
 
 __all__ = [
     "CATEGORIES",
@@ -30,51 +30,6 @@ __all__ = [
 #: Check categories in the order they run; ``unknown`` is used for a check
 #: whose classification never reached the controller (a crashed worker).
 CATEGORIES = ("smoke", "contract", "post_deploy")
-
-
-class Decision(str, enum.Enum):
-    """One of the four verdicts a run can end in."""
-
-    DEPLOYABLE = "DEPLOYABLE"
-    DEPLOYABLE_WITH_WARNINGS = "DEPLOYABLE_WITH_WARNINGS"
-    INCONCLUSIVE = "INCONCLUSIVE"
-    NOT_DEPLOYABLE = "NOT_DEPLOYABLE"
-
-    @property
-    def severity(self) -> int:
-        """How bad the verdict is; a hook may move a verdict only up this scale."""
-        return _SEVERITY[self]
-
-    @property
-    def result(self) -> str:
-        """The in-toto test-result ``result`` this verdict maps to."""
-        if self is Decision.DEPLOYABLE:
-            return "PASSED"
-        if self is Decision.DEPLOYABLE_WITH_WARNINGS:
-            return "WARNED"
-        return "FAILED"
-
-
-# A blocking failure is evidence that the version is broken, which is worth more
-# to a pipeline than "we could not tell", so NOT_DEPLOYABLE ranks above INCONCLUSIVE.
-_SEVERITY = {
-    Decision.DEPLOYABLE: 0,
-    Decision.DEPLOYABLE_WITH_WARNINGS: 1,
-    Decision.INCONCLUSIVE: 2,
-    Decision.NOT_DEPLOYABLE: 3,
-}
-
-
-class Outcome(str, enum.Enum):
-    """How one check ended."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    SKIPPED = "skipped"
-    REFUSED = "refused"
-    NOT_APPLICABLE = "notApplicable"
-    NOT_RUN = "notRun"
 
 
 @dataclass(frozen=True)
@@ -207,7 +162,7 @@ class Verdict:
         )
 
 
-_BROKEN = (Outcome.FAILED, Outcome.ERROR)
+_BROKEN = tuple(BROKEN)
 _DID_NOT_RUN = (Outcome.SKIPPED, Outcome.REFUSED, Outcome.NOT_RUN)
 
 
