@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class _Record:
     host: str | None = None
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
 #: At most this many lines of a violation are kept in the verdict's ``message``.
 _MESSAGE_LINES = 12
 
@@ -77,7 +79,9 @@ def _first_line(text: str) -> str:
     kept = runs[-1][:_MESSAGE_LINES]
     indent = min((len(line) - len(line.lstrip()) for line in kept if line.strip()), default=0)
     message = "\n".join(line[indent:].rstrip() for line in kept).strip()
-    return message[:_MESSAGE_LIMIT]
+    # Object addresses in pytest's "where" lines differ from run to run; without
+    # them the verdict is the same in one process or many (SPEC §6).
+    return _ADDRESS.sub("", message)[:_MESSAGE_LIMIT]
 
 
 def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
