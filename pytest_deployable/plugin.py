@@ -29,9 +29,10 @@ from .markers import (
     classify,
 )
 from .options import add_options
+from .recorder import CheckFacts
 from .redact import Redactor
 from .run import DeployRun, Terminated
-from .state import SPEC, STATE, STATUS, DeployState, is_worker
+from .state import FACTS, SPEC, STATE, DeployState, is_worker
 from .targets import (
     Target,
     TargetError,
@@ -197,19 +198,20 @@ def pytest_collection_modifyitems(
             raise pytest.UsageError(message) from None
         spec = config.hook.pytest_deployable_check_spec(item=item, spec=spec) or spec
         item.stash[SPEC] = spec
-        item.stash[STATUS] = None
         if spec is None:
             deselected.append(item)
             continue
         if target is None:
             item.add_marker(pytest.mark.skip(reason=NO_TARGET))
             continue
+        status: str | None = None
         if spec.only_targets is not None and target.name not in spec.only_targets:
-            item.stash[STATUS] = Outcome.NOT_APPLICABLE.value
+            status = Outcome.NOT_APPLICABLE.value
         elif spec.destructive and target.protected and not state.allow_destructive:
-            item.stash[STATUS] = Outcome.REFUSED.value
+            status = Outcome.REFUSED.value
         elif hosts.not_applicable_reason(item):
-            item.stash[STATUS] = Outcome.NOT_APPLICABLE.value
+            status = Outcome.NOT_APPLICABLE.value
+        item.stash[FACTS] = CheckFacts(spec.category, spec.blocking, status, hosts.host_of(item))
         selected.append(item)
     if target is None:
         return
@@ -219,7 +221,7 @@ def pytest_collection_modifyitems(
             within=config.option.deployable_version_within,
         )
         check.stash[SPEC] = CheckSpec(category="smoke", blocking=True)
-        check.stash[STATUS] = None
+        check.stash[FACTS] = CheckFacts("smoke", True)
         selected.insert(0, check)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -254,8 +256,8 @@ class _XdistHooks:
         output = getattr(node, "workeroutput", {})
         if output.get("deployable_usage_error") and self.state.usage_error is None:
             self.state.usage_error = str(output["deployable_usage_error"])
-        for nodeid, (category, blocking) in output.get("deployable_specs", {}).items():
-            self.state.recorder.classify(nodeid, category, blocking)
+        for nodeid, facts in output.get("deployable_facts", {}).items():
+            self.state.recorder.classify(nodeid, CheckFacts.from_dict(facts))
         # Every worker collects the same suite, so each one deselects the same checks.
         for nodeid in output.get("deployable_deselected", []):
             if nodeid not in self.state.deselected:

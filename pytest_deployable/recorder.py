@@ -12,7 +12,7 @@ import pytest
 from .verdict import CheckResult, Outcome
 from .vocabulary import BROKEN, DID_NOT_RUN_HERE
 
-__all__ = ["META_ATTRIBUTE", "Recorder", "check_meta", "skip_reason"]
+__all__ = ["META_ATTRIBUTE", "CheckFacts", "Recorder", "check_meta", "skip_reason"]
 
 #: The attribute on a TestReport that carries a check's classification. pytest
 #: serializes extra report attributes, so it reaches the xdist controller.
@@ -29,6 +29,37 @@ def check_meta(report: pytest.TestReport) -> Mapping[str, Any] | None:
     """The classification a worker attached to a report, or None for a non-check."""
     meta = getattr(report, META_ATTRIBUTE, None)
     return meta if isinstance(meta, dict) else None
+
+
+@dataclass(frozen=True)
+class CheckFacts:
+    """What a check is, fixed once at collection; it travels with every report of it.
+
+    The one route from collection to the verdict: the plugin sets it on the item,
+    each report carries it (pytest serializes it to the xdist controller), and a
+    worker sends the facts of checks that never reported when it finishes.
+    """
+
+    category: str
+    blocking: bool
+    status: str | None = None
+    """``refused`` or ``notApplicable`` for a check that must not run here, else None."""
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The facts as plain data, for a report attribute or a worker's output."""
+        return {"category": self.category, "blocking": self.blocking, "status": self.status,
+                "host": self.host}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckFacts:
+        """Facts read back; a missing field fails closed (unknown category, blocking)."""
+        return cls(
+            category=str(data.get("category") or "unknown"),
+            blocking=data.get("blocking") is not False,
+            status=str(data["status"]) if data.get("status") else None,
+            host=str(data["host"]) if data.get("host") else None,
+        )
 
 
 @dataclass
@@ -99,10 +130,11 @@ class Recorder:
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
 
-    def classify(self, nodeid: str, category: str, blocking: bool) -> None:
-        """Record a check's classification before (or without) any report of it."""
+    def classify(self, nodeid: str, facts: CheckFacts) -> None:
+        """Record a check's facts before (or without) any report of it."""
         record = self._records.setdefault(nodeid, _Record())
-        record.category, record.blocking = category, blocking
+        record.category, record.blocking = facts.category, facts.blocking
+        record.status, record.host = facts.status, facts.host
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase report (setup, call or teardown) of a check."""
@@ -111,12 +143,12 @@ class Recorder:
             record = self._records[report.nodeid] = _Record()
         meta = check_meta(report)
         if meta is not None and not record.described:
-            # The classification is the same in every phase: take it once.
+            # The facts are the same in every phase: take them once.
             record.described = True
-            record.category = str(meta.get("category", record.category))
-            record.blocking = bool(meta.get("blocking", record.blocking))
-            record.status = meta.get("status") or record.status
-            record.host = meta.get("host") or record.host
+            facts = CheckFacts.from_dict(meta)
+            record.category, record.blocking = facts.category, facts.blocking
+            record.status = facts.status or record.status
+            record.host = facts.host or record.host
         record.duration += report.duration
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt is over
             record.reruns += 1

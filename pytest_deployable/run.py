@@ -29,7 +29,7 @@ from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
 from .soak import run_soak
-from .state import SPEC, STATUS, TRIES, DeployState, is_worker
+from .state import FACTS, SPEC, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
 from .vocabulary import BROKEN
 from .waiting import WaitTimeout, poll
@@ -128,23 +128,24 @@ class DeployRun:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self.state
         state.expected = [item.nodeid for item in session.items]
-        specs: dict[str, tuple[str, bool]] = {}
+        sent: dict[str, dict[str, Any]] = {}
         for item in session.items:
-            spec = item.stash.get(SPEC, None)
-            if spec is not None:
-                state.recorder.classify(item.nodeid, spec.category, spec.blocking)
-                specs[item.nodeid] = (spec.category, spec.blocking)
+            facts = item.stash.get(FACTS, None)
+            if facts is not None:
+                state.recorder.classify(item.nodeid, facts)
+                sent[item.nodeid] = facts.to_dict()
         if is_worker(self.config):
             # Sent to the controller when the worker finishes, so that checks
             # that never ran are still classified there, and the deselection
             # (which happens only where collection does) is recorded.
             output = self.config.workeroutput  # type: ignore[attr-defined]
-            output["deployable_specs"] = specs
+            output["deployable_facts"] = sent
             output["deployable_deselected"] = list(state.deselected)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        status = item.stash.get(STATUS, None)
+        facts = item.stash.get(FACTS, None)
+        status = facts.status if facts is not None else None
         target = self.state.target
         if status is None or target is None:
             return
@@ -200,18 +201,14 @@ class DeployRun:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        spec = item.stash.get(SPEC, None)
-        if spec is None:
+        facts = item.stash.get(FACTS, None)
+        if facts is None:
             return report
-        # What does not change between phases is worked out once per check.
+        # The facts fixed at collection travel with every report (to the xdist
+        # controller too); turned into plain data once per check.
         meta = item.stash.get(_META, None)
         if meta is None:
-            meta = item.stash[_META] = {
-                "category": spec.category,
-                "blocking": spec.blocking,
-                "status": item.stash.get(STATUS, None),
-                "host": hosts.host_of(item),
-            }
+            meta = item.stash[_META] = facts.to_dict()
         if report.when == "call":
             meta = {**meta, "tries": item.stash.get(TRIES, 1)}
             waits = item.stash.get(WAITS, None)
@@ -282,11 +279,11 @@ class DeployRun:
         duration = self.config.option.deployable_soak
         if duration and not is_worker(self.config) and self._first_pass_clean(session):
             items = [
-                (item, spec.blocking)
+                (item, facts.blocking)
                 for item in session.items
-                if (spec := item.stash.get(SPEC, None)) is not None
-                and spec.category == "post_deploy"
-                and item.stash.get(STATUS, None) is None
+                if (facts := item.stash.get(FACTS, None)) is not None
+                and facts.category == "post_deploy"
+                and facts.status is None
             ]
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             self.state.soak = run_soak(

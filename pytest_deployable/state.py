@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from .markers import CheckSpec
-from .recorder import Recorder
+from .recorder import CheckFacts, Recorder
 from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["SPEC", "STATE", "STATUS", "TRIES", "DeployState", "is_worker"]
+__all__ = ["FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -74,8 +74,8 @@ class DeployState:
 STATE = pytest.StashKey[DeployState]()
 #: How an item counts as a check (None: not a check), set at collection.
 SPEC = pytest.StashKey[CheckSpec | None]()
-#: "refused" or "notApplicable" for a check that must not run here, else None.
-STATUS = pytest.StashKey[str | None]()
+#: A check's facts, fixed once at collection (see :class:`~.recorder.CheckFacts`).
+FACTS = pytest.StashKey[CheckFacts]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
 
