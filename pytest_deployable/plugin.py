@@ -260,5 +260,4 @@ class _XdistHooks:
             self.state.recorder.classify(nodeid, CheckFacts.from_dict(facts))
         # Every worker collects the same suite, so each one deselects the same checks.
         for nodeid in output.get("deployable_deselected", []):
-            if nodeid not in self.state.deselected:
-                self.state.deselected.append(nodeid)
+            self.state.deselected[str(nodeid)] = None

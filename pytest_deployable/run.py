@@ -106,6 +106,18 @@ class DeployRun:
             commit=state.commit,
         )
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, items: list[pytest.Item]
+    ) -> Generator[None, object, object]:
+        # Around every other plugin's selection: a check that vanished without
+        # pytest_deselected being called was still left out of the run.
+        before = list(items)
+        result = yield
+        kept = set(items)
+        self.pytest_deselected([item for item in before if item not in kept])
+        return result
+
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
             spec = item.stash.get(SPEC, None)
@@ -114,10 +126,10 @@ class DeployRun:
                     spec = classify(item)
                 except MarkerError:
                     spec = None
-                    self.state.deselected.append(item.nodeid)  # a check with bad markers
+                    self.state.deselected[item.nodeid] = None  # a check with bad markers
                     continue
             if spec is not None:
-                self.state.deselected.append(item.nodeid)
+                self.state.deselected[item.nodeid] = None
 
     def _budget_ran_out(self, elapsed: float) -> None:
         budget = format_interval(self.config.option.deployable_budget)
@@ -339,7 +351,7 @@ class DeployRun:
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR and not state.internal_error:
             state.internal_error = "pytest ended with an internal error"
         selection = Selection(
-            deselected=tuple(dict.fromkeys(state.deselected)),
+            deselected=tuple(state.deselected),
             skipped_at_collection=tuple(state.skipped_modules),
             keyword=self.config.option.keyword or None,
             markers=self.config.option.markexpr or None,

@@ -43,8 +43,9 @@ class DeployState:
     stopped: str | None = None
     """Why the run stopped on purpose (``--deploy-fail-fast``)."""
     soak: Soak | None = None
-    deselected: list[str] = field(default_factory=list)
-    """Ids of checks deselected (``-k``, ``-m``, ``--deselect``, ``--sw``, a plugin)."""
+    deselected: dict[str, None] = field(default_factory=dict)
+    """Ids of checks deselected (``-k``, ``-m``, ``--deselect``, ``--sw``, a plugin), in
+    order; a dict as an ordered set, since large deselections are common (``-m smoke``)."""
     skipped_modules: dict[str, str] = field(default_factory=dict)
     """Modules skipped at collection, with the skip's reason."""
     last_failed: bool = False

@@ -208,3 +208,18 @@ def test_a_verdict_without_a_selection_record_is_treated_as_partial(
     path.write_text(json.dumps(data))
     assert gate(path) == 7
     assert gate(path, "--allow-partial") == 0
+
+
+def test_a_plugin_that_drops_checks_silently_makes_the_run_partial(
+    pytester: pytest.Pytester, server: Server
+) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.makeconftest("""
+        def pytest_collection_modifyitems(items):
+            items[:] = [item for item in items if "broken" not in item.name]
+    """)
+    result = pytester.runpytest(f"--deploy-target={server.url}", "-p", "no:cacheprovider")
+    data = ours(pytester.path / "deploy-verdict.json")
+    assert data["selection"]["deselected"] == ["test_suite.py::test_broken"]
+    assert data["verdict"] == "DEPLOYABLE_WITH_WARNINGS"
+    assert result.ret == 0
