@@ -21,9 +21,7 @@ prints it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -32,6 +30,7 @@ from typing import Any
 
 from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
 from .durations import format_duration, parse_duration
+from .files import UnreadableFile, read_regular_file
 from .verdict import CheckResult, Decision, Outcome, decide
 from .vocabulary import SELECTION_KEYS, SUMMARY_KEYS
 
@@ -330,48 +329,12 @@ def _refuse_constant(name: str) -> Any:
     raise _Refused(f"{name} is not a JSON value")
 
 
-def _read_regular_file(path: Path) -> bytes:
-    """The bytes of a regular file of at most MAX_VERDICT_BYTES; VerdictFileError otherwise.
-
-    Opened without blocking and checked on the open descriptor, so that a FIFO
-    cannot hang the gate and ``/dev/zero`` cannot fill its memory.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise VerdictFileError(f"{path}: verdict file not found") from None
-    except IsADirectoryError:
-        raise VerdictFileError(f"{path}: is a directory, not a verdict file") from None
-    except OSError as exc:
-        raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise VerdictFileError(f"{path}: is a directory, not a verdict file")
-        if not stat.S_ISREG(info.st_mode):
-            raise VerdictFileError(
-                f"{path}: not a regular file (a pipe, device or socket); give the verdict file"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, 1024 * 1024):
-            size += len(chunk)
-            if size > MAX_VERDICT_BYTES:
-                raise VerdictFileError(
-                    f"{path}: larger than {MAX_VERDICT_BYTES // (1024 * 1024)} MiB, "
-                    "not a verdict file"
-                )
-            chunks.append(chunk)
-    except OSError as exc:
-        raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
 def read_verdict(path: Path) -> dict[str, Any]:
     """The statement in a verdict file, checked; VerdictFileError naming the file if it is bad."""
-    raw = _read_regular_file(path)
+    try:
+        raw = read_regular_file(path, limit=MAX_VERDICT_BYTES, what="verdict file")
+    except UnreadableFile as exc:
+        raise VerdictFileError(str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
