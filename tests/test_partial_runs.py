@@ -194,6 +194,7 @@ def test_deselection_is_recorded_under_xdist(
     assert data["selection"]["keyword"] == "not broken"
     assert data["verdict"] == "DEPLOYABLE_WITH_WARNINGS"
     assert result.ret == 0
+    assert gate(pytester.path / "deploy-verdict.json") == 7
 
 
 def test_a_verdict_without_a_selection_record_is_treated_as_partial(
