@@ -21,6 +21,7 @@ from typing import Any
 from .redact import Redactor
 from .targets import Target
 from .verdict import CheckResult, Outcome, Verdict
+from .vocabulary import BROKEN, SUMMARY_KEYS
 
 __all__ = [
     "PREDICATE_TYPE",
@@ -126,15 +127,7 @@ def _soak(verdict: Verdict) -> dict[str, Any]:
 
 
 #: The keys of a per-host entry that count checks, in the order of ``summary``.
-HOST_COUNT_KEYS: dict[Outcome, str] = {
-    Outcome.PASSED: "passed",
-    Outcome.FAILED: "failed",
-    Outcome.ERROR: "errors",
-    Outcome.SKIPPED: "skipped",
-    Outcome.REFUSED: "refused",
-    Outcome.NOT_APPLICABLE: "notApplicable",
-    Outcome.NOT_RUN: "notRun",
-}
+HOST_COUNT_KEYS = SUMMARY_KEYS
 
 
 def host_summary(checks: tuple[CheckResult, ...]) -> list[dict[str, Any]]:
@@ -151,7 +144,7 @@ def host_summary(checks: tuple[CheckResult, ...]) -> list[dict[str, Any]]:
                 "failedChecks": [],
             }
         entry[HOST_COUNT_KEYS[check.outcome]] += 1
-        if check.outcome in (Outcome.FAILED, Outcome.ERROR):
+        if check.outcome in BROKEN:
             entry["failedChecks"].append(check.check)
     return list(entries.values())
 
@@ -164,17 +157,9 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
     failed = [
         c.id
         for c in verdict.checks
-        if c.blocking and c.outcome in (Outcome.FAILED, Outcome.ERROR)
+        if c.blocking and c.outcome in BROKEN
     ]
-    summary = {
-        "passed": verdict.count(Outcome.PASSED),
-        "failed": verdict.count(Outcome.FAILED),
-        "errors": verdict.count(Outcome.ERROR),
-        "skipped": verdict.count(Outcome.SKIPPED),
-        "refused": verdict.count(Outcome.REFUSED),
-        "notApplicable": verdict.count(Outcome.NOT_APPLICABLE),
-        "notRun": verdict.count(Outcome.NOT_RUN),
-    }
+    summary = {key: verdict.count(outcome) for outcome, key in SUMMARY_KEYS.items()}
     target = info.target
     statement: dict[str, Any] = {
         "_type": STATEMENT_TYPE,
@@ -204,6 +189,8 @@ def to_statement(verdict: Verdict, info: RunInfo) -> dict[str, Any]:
             },
         },
     }
+    if verdict.facts.selection is not None:
+        statement["predicate"]["deployability"]["selection"] = verdict.facts.selection.to_dict()
     hosts = host_summary(verdict.checks)
     if hosts:
         statement["predicate"]["deployability"]["hosts"] = hosts

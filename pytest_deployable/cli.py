@@ -10,7 +10,9 @@ untrustworthy file is one line on stderr (exit 3).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -103,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="DEPLOYABLE_WITH_WARNINGS does not pass"
     )
     gate.add_argument(
+        "--allow-partial", action="store_true",
+        help="accept a verdict of a partial run (checks deselected or skipped at collection, "
+        "--lf, node-id arguments); without it such a verdict exits 7",
+    )
+    gate.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
@@ -172,8 +179,17 @@ def _parser() -> argparse.ArgumentParser:
 def _print(stream: TextIO, text: str) -> None:
     """Write ``text`` and a newline, escaping what the stream's encoding cannot show."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
-    stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
-    stream.flush()
+    try:
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        # ``deployable show | head``: the reader has gone, which is not an error of
+        # ours. Point the descriptor at /dev/null so that the interpreter's own
+        # flush at exit does not fail again; the exit code stays the command's.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 def _gate(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from .state import STATE
 from .targets import Target
-from .waiting import Display, Waited, poll, seconds
+from .waiting import Display, Waited, WaitTimeout, poll, seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -94,6 +94,9 @@ def display_for(config: pytest.Config) -> Display | None:
         return None
 
     def write(text: str) -> None:
+        # A wait's line starts on a line of its own, and pytest writes the file
+        # name (or the -v line) again after it, so the progress dots stay whole.
+        reporter.ensure_newline()
         if capture is not None:
             with capture.global_and_fixture_disabled():
                 reporter.write(text)
@@ -124,15 +127,21 @@ class Eventually:
         On the deadline, raise :class:`~pytest_deployable.waiting.WaitTimeout`
         from the last failure, naming the attempts and the time waited.
         """
+        __tracebackhide__ = True
         config = self._item.config
-        waited = poll(
-            fn,
-            what=what or str(getattr(fn, "__name__", None) or repr(fn)),
-            within=seconds(within, "within"),
-            every=seconds(every, "every"),
-            display=display_for(config),
-            stop_at=config.stash[STATE].stop_at(),
-        )
+        try:
+            waited = poll(
+                fn,
+                what=what or str(getattr(fn, "__name__", None) or repr(fn)),
+                within=seconds(within, "within"),
+                every=seconds(every, "every"),
+                display=display_for(config),
+                stop_at=config.stash[STATE].stop_at(),
+            )
+        except WaitTimeout as exc:
+            if exc.waited is not None:  # a failed wait is evidence too
+                self._item.stash.setdefault(WAITS, []).append(exc.waited)
+            raise
         self._item.stash.setdefault(WAITS, []).append(waited)
         return waited.value  # type: ignore[return-value]
 

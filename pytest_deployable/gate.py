@@ -8,7 +8,10 @@ then applies the gate's rules, in this order, and the first that fails decides:
 1. the file is a well-formed verdict, and ``finishedOn`` is not in the future;
 2. it is for the target and the version asked for, where given;
 3. it is not older than ``--max-age``, measured from ``finishedOn``;
-4. its verdict lets the pipeline proceed.
+4. its verdict lets the pipeline proceed;
+5. it speaks for the whole suite: a partial run (``selection.complete`` false,
+   or no ``selection`` record at all, so not known to be complete) does not
+   pass without ``allow_partial``.
 
 The exit codes of ``deployable gate`` are the ``EXIT_*`` constants below;
 :data:`EXIT_CODES_HELP` says what each means, and ``deployable gate --help``
@@ -27,14 +30,17 @@ from typing import Any
 
 from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
 from .durations import format_duration, parse_duration
+from .files import UnreadableFile, read_regular_file
 from .verdict import CheckResult, Decision, Outcome, decide
+from .vocabulary import SELECTION_KEYS, SUMMARY_KEYS
 
 __all__ = [
     "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_CODES_HELP", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE",
     "EXIT_MISMATCH",
-    "EXIT_NOT_DEPLOYABLE", "EXIT_STALE", "EXIT_USAGE", "GateResult", "VerdictFileError",
-    "check_statement", "evaluate", "format_duration", "gate_file", "parse_duration",
-    "parse_json", "parse_time", "read_json", "read_verdict",
+    "EXIT_NOT_DEPLOYABLE", "EXIT_PARTIAL", "EXIT_STALE", "EXIT_USAGE", "MAX_VERDICT_BYTES",
+    "GateResult", "VerdictFileError",
+    "check_statement", "evaluate", "format_duration", "gate_file", "is_partial",
+    "parse_duration", "parse_json", "parse_time", "read_json", "read_verdict",
 ]
 
 EXIT_DEPLOYABLE = 0
@@ -44,6 +50,10 @@ EXIT_BAD_FILE = 3
 EXIT_MISMATCH = 4
 EXIT_STALE = 5
 EXIT_INCONCLUSIVE = 6
+EXIT_PARTIAL = 7
+
+#: A verdict file larger than this is refused unread (10 000 checks take about 4 MB).
+MAX_VERDICT_BYTES = 64 * 1024 * 1024
 
 #: What each exit code of ``deployable gate`` means, as ``--help`` shows it.
 EXIT_CODES_HELP = """\
@@ -56,7 +66,9 @@ exit codes:
      not JSON, wrong shape, newer schema, inconsistent, finished in the future)
   4  the verdict is for another target, version or artifact (--subject)
   5  the verdict is older than --max-age (measured from its finishedOn)
-  6  INCONCLUSIVE"""
+  6  INCONCLUSIVE
+  7  a partial run (checks deselected or skipped at collection, --lf, node-id
+     arguments, or no selection record): passes only with --allow-partial"""
 
 #: How far in the future ``finishedOn`` may be (clock skew between machines)
 #: before the verdict is not trusted.
@@ -66,7 +78,7 @@ _TIME_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
 )
 #: The verdict file's summary keys, each counting the checks with one outcome.
-_SUMMARY_KEYS = {"errors" if o is Outcome.ERROR else o.value: o for o in Outcome}
+_SUMMARY_KEYS = {key: outcome for outcome, key in SUMMARY_KEYS.items()}
 _VERDICTS = tuple(decision.value for decision in Decision)
 _OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
@@ -223,6 +235,38 @@ def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> No
         raise VerdictFileError(f"{_EDITED}: finishedOn is before startedOn")
 
 
+_SELECTION_FIELDS: tuple[tuple[str, _Kind], ...] = tuple(zip(SELECTION_KEYS, (
+    _BOOL, _STRINGS, _STRINGS, _OPTIONAL_STR, _OPTIONAL_STR, _BOOL, _STRINGS,
+), strict=True))
+
+
+def _check_selection(data: Mapping[str, Any]) -> None:
+    """The optional ``selection`` record: its shape, and ``complete`` against its lists."""
+    where = "predicate.deployability.selection"
+    selection = _field(data, "predicate.deployability", "selection", _OBJECT, optional=True)
+    if selection is None:
+        return
+    for key, kind in _SELECTION_FIELDS:
+        _field(selection, where, key, kind)
+    left_out = (selection["deselected"] or selection["skippedAtCollection"]
+                or selection["lastFailed"] or any("::" in arg for arg in selection["args"]))
+    if selection["complete"] and left_out:
+        raise VerdictFileError(
+            f"{_EDITED}: selection.complete is true but the selection left checks out"
+        )
+    if not selection["complete"] and data["verdict"] == Decision.DEPLOYABLE.value:
+        raise VerdictFileError(
+            f"{_EDITED}: the verdict is DEPLOYABLE but the run was partial "
+            "(selection.complete is false)"
+        )
+
+
+def is_partial(statement: Mapping[str, Any]) -> bool:
+    """Whether a checked statement is not known to cover the whole suite (fail closed)."""
+    selection = statement["predicate"]["deployability"].get("selection")
+    return not (isinstance(selection, dict) and selection.get("complete") is True)
+
+
 def check_statement(data: Any) -> dict[str, Any]:
     """``data`` if it is a well-formed, self-consistent verdict statement; else VerdictFileError."""
     if not isinstance(data, dict):
@@ -269,6 +313,7 @@ def check_statement(data: Any) -> dict[str, Any]:
     checks = _check_checks(ours)
     _check_hosts(ours, checks)
     _check_consistency(ours, checks)
+    _check_selection(ours)
     return data
 
 
@@ -290,13 +335,9 @@ def _refuse_constant(name: str) -> Any:
 def read_json(path: Path) -> Any:
     """The JSON value in a verdict file, parsed strictly; VerdictFileError naming the file."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise VerdictFileError(f"{path}: verdict file not found") from None
-    except IsADirectoryError:
-        raise VerdictFileError(f"{path}: is a directory, not a verdict file") from None
-    except OSError as exc:
-        raise VerdictFileError(f"{path}: cannot read verdict file: {exc.strerror}") from None
+        raw = read_regular_file(path, limit=MAX_VERDICT_BYTES, what="verdict file")
+    except UnreadableFile as exc:
+        raise VerdictFileError(str(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -364,6 +405,7 @@ def evaluate(
     strict: bool,
     now: datetime,
     source: str = "the verdict",
+    allow_partial: bool = False,
 ) -> GateResult:
     """Apply the gate's rules to a statement; ``source`` names the file in messages."""
     if now.tzinfo is None:
@@ -408,6 +450,16 @@ def evaluate(
         return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}: {why}")
     if decision is Decision.INCONCLUSIVE:
         return result(EXIT_INCONCLUSIVE, f"{decision.value}: {why}")
+    if is_partial(statement) and not allow_partial:
+        selection = ours.get("selection")
+        if not isinstance(selection, dict):
+            return result(EXIT_PARTIAL, (
+                f"{source} has no selection record, so it is not known to cover the whole "
+                "suite; rerun with this version of pytest-deployable, or pass --allow-partial"
+            ))
+        partial = next((r for r in reasons if r.startswith("partial run")), "partial run")
+        return result(EXIT_PARTIAL, f"{decision.value}, {partial}; pass --allow-partial "
+                                    "to accept it")
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS and strict:
         return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, not allowed with --strict: {why}")
     subject = statement["subject"][0]["name"]
@@ -427,6 +479,7 @@ def gate_file(
     max_age: float | None = None,
     strict: bool = False,
     now: datetime | None = None,
+    allow_partial: bool = False,
 ) -> GateResult:
     """Read a verdict file and apply the gate's rules to it; never raises for a bad file."""
     try:
@@ -434,4 +487,5 @@ def gate_file(
     except VerdictFileError as exc:
         return GateResult(EXIT_BAD_FILE, str(exc))
     return evaluate(statement, target=target, version=version, max_age=max_age, strict=strict,
-                    now=now or datetime.now(timezone.utc), source=str(path))
+                    now=now or datetime.now(timezone.utc), source=str(path),
+                    allow_partial=allow_partial)

@@ -10,16 +10,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .redact import Redactor
 from .targets import Target
 
-__all__ = ["UNSAFE_METHODS", "RefusedRequest", "ResponseTooLarge", "TargetSession"]
+__all__ = ["SAFE_METHODS", "RefusedRequest", "ResponseTooLarge", "TargetSession"]
 
-#: Methods that change state; a protected target refuses them by default.
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The only methods a protected target receives from a check not allowed to change state.
+#: An allow-list: WebDAV verbs, PURGE, TRACE and whatever a server invents next are
+#: refused without anyone having to think of them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
@@ -32,6 +35,44 @@ class ResponseTooLarge(requests.RequestException):
 
 class RefusedRequest(Exception):
     """A state-changing request to a protected target that the check was not allowed to make."""
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port of a URL, the port filled in from the scheme."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number: no origin matches it
+        port = -1
+    return scheme, parts.hostname, port
+
+
+class _GuardedAdapter(BaseAdapter):
+    """A transport adapter that asks its session before sending anything.
+
+    Every request leaves a ``requests.Session`` through an adapter, whether it
+    came from ``request``, a verb helper, ``send`` of a prepared request, a
+    redirect, or a check calling a mounted adapter itself; so this is the one
+    place where the protected-target guard stands.
+    """
+
+    def __init__(self, inner: BaseAdapter, guard: Callable[[str, str], None]) -> None:
+        super().__init__()
+        self.inner = inner
+        self._guard = guard
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+             ) -> requests.Response:
+        __tracebackhide__ = True
+        self._guard(str(request.method or "GET"), str(request.url or ""))
+        return self.inner.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def _cut_connection(response: requests.Response, cut: threading.Event) -> None:
@@ -53,9 +94,10 @@ class TargetSession(requests.Session):
     ``https://shop.example/api`` is ``https://shop.example/api/health``), the
     target's headers are sent, every request has the target's timeout, and
     idempotent requests are retried on connection errors and 502/503/504.
-    On a protected target, POST/PUT/PATCH/DELETE raise :class:`RefusedRequest`
-    before anything is sent, unless ``allow_unsafe()`` says the running check
-    may change state.
+    On a protected target, any method but GET, HEAD and OPTIONS raises
+    :class:`RefusedRequest` before anything is sent, however the request leaves
+    the session, unless ``allow_unsafe()`` says the running check may change
+    state. The target's headers go only to the target's own origin.
     """
 
     def __init__(
@@ -85,6 +127,29 @@ class TargetSession(requests.Session):
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
+    def mount(self, prefix: str | bytes, adapter: BaseAdapter) -> None:
+        """Mount ``adapter`` behind the protected-target guard (see :class:`_GuardedAdapter`)."""
+        if not isinstance(adapter, _GuardedAdapter):
+            adapter = _GuardedAdapter(adapter, self._guard)
+        super().mount(prefix, adapter)
+
+    def _guard(self, method: str, url: str) -> None:
+        """Refuse a request a protected target must not receive; see the class docstring."""
+        __tracebackhide__ = True
+        verb = method.upper()
+        target = getattr(self, "target", None)
+        if target is None or not target.protected or verb in SAFE_METHODS:
+            return
+        if self._allow_unsafe():
+            return
+        raise RefusedRequest(
+            self._redact(
+                f"refused {verb} {url}: target {target.name!r} is protected and takes only "
+                f"{', '.join(sorted(SAFE_METHODS))}; mark the check @pytest.mark.destructive "
+                "and run with --allow-destructive to let it change state"
+            )
+        )
+
     def url_for(self, url: str) -> str:
         """The absolute URL a request for ``url`` goes to."""
         if urlsplit(url).scheme or not self.target.base_url:
@@ -95,16 +160,18 @@ class TargetSession(requests.Session):
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         """Send a request to the target; see the class docstring for what is added."""
+        __tracebackhide__ = True
         verb = (method.decode() if isinstance(method, bytes) else method).upper()
         full = self.url_for(url.decode() if isinstance(url, bytes) else url)
-        if verb in UNSAFE_METHODS and self.target.protected and not self._allow_unsafe():
-            raise RefusedRequest(
-                self._redact(
-                    f"refused {verb} {full}: target {self.target.name!r} is protected; "
-                    "mark the check @pytest.mark.destructive and run with --allow-destructive "
-                    "to let it change state"
-                )
-            )
+        self._guard(verb, full)  # before anything is prepared; the adapter checks again
+        if self.target.base_url and _origin(full) != _origin(self.target.base_url):
+            # As on a redirect: another host gets none of the target's headers
+            # (tokens, API keys), unless the check passes them itself.
+            given = {name.lower() for name in (kwargs.get("headers") or {})}
+            kwargs["headers"] = {
+                **{name: None for name in self.target.headers if name.lower() not in given},
+                **(kwargs.get("headers") or {}),
+            }
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.target.timeout
         if kwargs.get("verify") is None:
@@ -189,8 +256,6 @@ class TargetSession(requests.Session):
         custom secret headers (``X-Api-Key``) must not follow it either.
         """
         super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
-        original = urlsplit(response.request.url or "")
-        redirect = urlsplit(prepared_request.url or "")
-        if (original.hostname, original.port) != (redirect.hostname, redirect.port):
+        if _origin(response.request.url or "") != _origin(prepared_request.url or ""):
             for name in self.target.headers:
                 prepared_request.headers.pop(name, None)

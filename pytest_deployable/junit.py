@@ -30,7 +30,8 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from .verdict import CATEGORIES, Decision
+from .verdict import CATEGORIES
+from .vocabulary import BROKEN, Decision, Outcome
 
 __all__ = ["GATE_SUITE", "junit_xml"]
 
@@ -39,11 +40,12 @@ GATE_SUITE = "deployable.gate"
 
 _PASSING = (Decision.DEPLOYABLE.value, Decision.DEPLOYABLE_WITH_WARNINGS.value)
 _SKIP_WORDS = {
-    "skipped": ("skipped", "skipped"),
-    "refused": ("refused", "refused: destructive check on a protected target"),
-    "notApplicable": ("not applicable", "not applicable to this target"),
-    "notRun": ("not run", "not run: the run ended before this check ran"),
+    Outcome.SKIPPED.value: ("skipped", "skipped"),
+    Outcome.REFUSED.value: ("refused", "refused: destructive check on a protected target"),
+    Outcome.NOT_APPLICABLE.value: ("not applicable", "not applicable to this target"),
+    Outcome.NOT_RUN.value: ("not run", "not run: the run ended before this check ran"),
 }
+_BROKEN = tuple(outcome.value for outcome in BROKEN)
 _MESSAGE_LIMIT = 1000
 
 
@@ -81,21 +83,21 @@ def _case(check: Mapping[str, Any]) -> TestCase:
     outcome = str(check.get("outcome"))
     message = str(check.get("message") or "").strip()
     blocking = check.get("blocking", True) is not False
-    if outcome in ("failed", "error") and not blocking:
-        verb = "failed" if outcome == "failed" else "errored"
+    if outcome in _BROKEN and not blocking:
+        verb = "failed" if outcome == Outcome.FAILED.value else "errored"
         text = f"advisory check {verb} (does not block)" + (f": {message}" if message else "")
         case.add_skipped_info(message=_short(text), output=_body(message, _short(text)))
-    elif outcome == "failed":
+    elif outcome == Outcome.FAILED.value:
         text = _short(message or "check failed")
         case.add_failure_info(message=text, output=_body(message, text))
-    elif outcome == "error":
+    elif outcome == Outcome.ERROR.value:
         text = _short(message or "check errored")
         case.add_error_info(message=text, output=_body(message, text))
     elif outcome in _SKIP_WORDS:
         word, default = _SKIP_WORDS[outcome]
         text = f"{word}: {message}" if message else default
         case.add_skipped_info(message=_short(text), output=_body(message, _short(text)))
-    elif outcome == "passed":
+    elif outcome == Outcome.PASSED.value:
         if attempts > 1:
             case.stdout = f"passed only after {attempts} attempts"
     else:

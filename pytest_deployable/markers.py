@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,16 @@ import pytest
 from .verdict import CATEGORIES
 from .waiting import seconds
 
-__all__ = ["MARKERS", "CheckSpec", "MarkerError", "classify", "marker_value"]
+__all__ = [
+    "MARKERS",
+    "CheckSpec",
+    "MarkerError",
+    "check_marker_names",
+    "check_only_targets",
+    "classify",
+    "marker_value",
+    "resembled_marker",
+]
 
 
 class MarkerError(Exception):
@@ -195,3 +205,62 @@ def classify(item: pytest.Item) -> CheckSpec | None:
         within=within,
         every=every,
     )
+
+
+#: How many edits away an unregistered marker may be from one of ours to count as a typo.
+TYPO_EDITS = 2
+
+
+def _edits(a: str, b: str) -> int:
+    """The Levenshtein distance between two short strings."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def resembled_marker(name: str) -> str | None:
+    """The marker of ours that ``name`` is a typo of (within two edits), or None."""
+    if name in MARKERS:
+        return None
+    best = min(MARKERS, key=lambda ours: _edits(name, ours))
+    return best if _edits(name, best) <= TYPO_EDITS else None
+
+
+def check_marker_names(item: pytest.Item, registered: frozenset[str]) -> None:
+    """Refuse an unregistered marker that looks like a typo of one of ours.
+
+    Under ``--deploy-target`` a check whose ``@pytest.mark.smoek`` goes unnoticed
+    is deselected, and the verdict is green without it; other unregistered
+    markers keep pytest's own warning.
+    """
+    for node in item.listchain():
+        for marker in node.own_markers:
+            name = marker.name
+            if name in registered or name in MARKERS:
+                continue
+            meant = resembled_marker(name)
+            if meant is not None:
+                raise MarkerError(
+                    f"{item.nodeid}: unknown marker @pytest.mark.{name}: did you mean "
+                    f"@pytest.mark.{meant}? A mistyped marker would drop the check from the run"
+                )
+
+
+def check_only_targets(
+    item: pytest.Item, names: tuple[str, ...], known: tuple[str, ...], source: str
+) -> None:
+    """Refuse an ``only_targets`` name that is not a target of the targets file."""
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise MarkerError(
+            f"{item.nodeid}: @pytest.mark.only_targets: unknown target {name!r} in {source}"
+            f"{hint} (known: {', '.join(known)})"
+        )

@@ -20,13 +20,21 @@ import pytest
 from . import hooks, hosts, schema, signing
 from .contract.plugin import contract, setup_contract_checks
 from .fixtures import NO_TARGET, db, deploy_target, eventually, http
-from .markers import MARKERS, CheckSpec, MarkerError, classify
+from .markers import (
+    MARKERS,
+    CheckSpec,
+    MarkerError,
+    check_marker_names,
+    check_only_targets,
+    classify,
+)
 from .metrics_plugin import _deployable_prometheus, metrics
 from .metrics_plugin import register as register_metrics
 from .options import add_options
+from .recorder import CheckFacts
 from .redact import Redactor
 from .run import DeployRun, Terminated
-from .state import SPEC, STATE, STATUS, DeployState, is_worker
+from .state import FACTS, SPEC, STATE, DeployState, is_worker
 from .targets import (
     Target,
     TargetError,
@@ -38,12 +46,14 @@ from .targets import (
     resolve_target,
 )
 from .version import VERSION_CHECK_ID, VersionCheck
+from .vocabulary import Outcome
 
 __all__ = ["_deployable_prometheus", "contract", "db", "deploy_target", "eventually", "http",
            "metrics"]
 
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
+_WORKER_NAMES = "deployable_target_names"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +67,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def _resolve(config: pytest.Config) -> Target | None:
     """The run's target from the options, the environment and the targets file."""
     if is_worker(config):
+        names = config.workerinput.get(_WORKER_NAMES)  # type: ignore[attr-defined]
+        if names:
+            known, source = json.loads(names)
+            config.stash[STATE].known_targets = tuple(known)
+            config.stash[STATE].targets_source = source
         data = config.workerinput.get(_WORKER_TARGET)  # type: ignore[attr-defined]
         return Target.from_dict(json.loads(data)) if data else None
     choice = config.option.deployable_target or os.environ.get("DEPLOYABLE_TARGET") or None
@@ -79,7 +94,10 @@ def _resolve(config: pytest.Config) -> Target | None:
                 f"--deploy-target {choice!r}: no deploy-targets.toml or [tool.deployable] in "
                 f"pyproject.toml under {config.rootpath}; give --deploy-targets-file or a URL"
             )
-        return resolve_target(load_targets_file(path), choice, version=version)
+        targets = load_targets_file(path)
+        state = config.stash[STATE]
+        state.known_targets, state.targets_source = targets.names, path.name
+        return resolve_target(targets, choice, version=version)
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -171,26 +189,43 @@ def pytest_collection_modifyitems(
     target = state.target
     selected: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
+    registered = frozenset(
+        line.split(":", 1)[0].split("(", 1)[0].strip()
+        for line in config.getini("markers")
+    )
     for item in items:
         try:
             spec = classify(item)
+            if target is not None:
+                check_marker_names(item, registered)
+                if spec is not None and spec.only_targets and state.known_targets:
+                    check_only_targets(item, spec.only_targets, state.known_targets,
+                                       state.targets_source)
         except MarkerError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            message = state.redactor(str(exc))
+            if is_worker(config):
+                # A worker's usage error would crash it; the controller reports it
+                # (exit 4, an INCONCLUSIVE verdict) and the worker runs nothing.
+                config.workeroutput["deployable_usage_error"] = message  # type: ignore[attr-defined]
+                items[:] = []
+                return
+            raise pytest.UsageError(message) from None
         spec = config.hook.pytest_deployable_check_spec(item=item, spec=spec) or spec
         item.stash[SPEC] = spec
-        item.stash[STATUS] = None
         if spec is None:
             deselected.append(item)
             continue
         if target is None:
             item.add_marker(pytest.mark.skip(reason=NO_TARGET))
             continue
+        status: str | None = None
         if spec.only_targets is not None and target.name not in spec.only_targets:
-            item.stash[STATUS] = "notApplicable"
+            status = Outcome.NOT_APPLICABLE.value
         elif spec.destructive and target.protected and not state.allow_destructive:
-            item.stash[STATUS] = "refused"
+            status = Outcome.REFUSED.value
         elif hosts.not_applicable_reason(item):
-            item.stash[STATUS] = "notApplicable"
+            status = Outcome.NOT_APPLICABLE.value
+        item.stash[FACTS] = CheckFacts(spec.category, spec.blocking, status, hosts.host_of(item))
         selected.append(item)
     if target is None:
         return
@@ -200,7 +235,7 @@ def pytest_collection_modifyitems(
             within=config.option.deployable_version_within,
         )
         check.stash[SPEC] = CheckSpec(category="smoke", blocking=True)
-        check.stash[STATUS] = None
+        check.stash[FACTS] = CheckFacts("smoke", True)
         selected.insert(0, check)
     schema_check = schema.schema_check(session, target)
     if schema_check is not None:
@@ -223,6 +258,10 @@ class _XdistHooks:
         if self.state.target is not None:
             node.workerinput[_WORKER_TARGET] = json.dumps(self.state.target.to_dict())
         node.workerinput[_WORKER_BUDGET] = self.state.budget_deadline
+        if self.state.known_targets is not None:
+            node.workerinput[_WORKER_NAMES] = json.dumps(
+                [self.state.known_targets, self.state.targets_source]
+            )
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if not self.state.expected:
@@ -231,6 +270,11 @@ class _XdistHooks:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         if error:
             self.state.crashed_workers.append(str(node.gateway.id))
-        specs = getattr(node, "workeroutput", {}).get("deployable_specs", {})
-        for nodeid, (category, blocking) in specs.items():
-            self.state.recorder.classify(nodeid, category, blocking)
+        output = getattr(node, "workeroutput", {})
+        if output.get("deployable_usage_error") and self.state.usage_error is None:
+            self.state.usage_error = str(output["deployable_usage_error"])
+        for nodeid, facts in output.get("deployable_facts", {}).items():
+            self.state.recorder.classify(nodeid, CheckFacts.from_dict(facts))
+        # Every worker collects the same suite, so each one deselects the same checks.
+        for nodeid in output.get("deployable_deselected", []):
+            self.state.deselected[str(nodeid)] = None

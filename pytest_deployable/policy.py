@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .durations import format_duration, parse_duration
-from .gate import _BOOL, _COUNT, _STRINGS, _Kind, _one_line, _shown, parse_time
+from .gate import _BOOL, _COUNT, _STRINGS, _Kind, _one_line, _shown, is_partial, parse_time
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -164,10 +164,10 @@ def load_policy(path: Path) -> PolicyFile:
 def selection_complete(statement: Mapping[str, Any]) -> bool:
     """Whether the verdict says its run selected every check (``selection.complete``).
 
-    A verdict without the record is not known to be complete, so it is not.
+    A verdict without the record is not known to be complete, so it is not; the
+    gate's own reader decides, so the two can never disagree.
     """
-    selection = statement["predicate"]["deployability"].get("selection")
-    return isinstance(selection, dict) and selection.get("complete") is True
+    return not is_partial(statement)
 
 
 def partial_allowed(flag: bool, policy: Policy | None) -> tuple[bool, str]:

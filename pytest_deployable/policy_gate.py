@@ -184,7 +184,7 @@ def run_gate(
     # reader of ``selection.complete``: the policy's allow_partial, else the flag.
     allowed, rule = partial_allowed(allow_partial, policy)
     result = evaluate(statement, target=target, version=version, max_age=max_age,
-                      strict=strict, now=now, source=source)
+                      strict=strict, now=now, source=source, allow_partial=allowed)
     if result.ok and policy is not None:
         broken = violation(statement, policy, allow_partial=allowed, partial_rule=rule, now=now)
         if broken is not None:

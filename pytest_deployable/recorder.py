@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,20 +10,56 @@ from typing import Any
 import pytest
 
 from .verdict import CheckResult, Outcome
+from .vocabulary import BROKEN, DID_NOT_RUN_HERE
 
-__all__ = ["META_ATTRIBUTE", "Recorder", "check_meta"]
+__all__ = ["META_ATTRIBUTE", "CheckFacts", "Recorder", "check_meta", "skip_reason"]
 
 #: The attribute on a TestReport that carries a check's classification. pytest
 #: serializes extra report attributes, so it reaches the xdist controller.
 META_ATTRIBUTE = "deployable"
 
-_MESSAGE_LIMIT = 500
+_MESSAGE_LIMIT = 1000
+#: Outcomes no later phase can change.
+_STICKY = tuple(BROKEN)
+#: A check's status from collection (it must not run here) and the outcome it gives.
+_HERE = {outcome.value: outcome for outcome in DID_NOT_RUN_HERE}
 
 
 def check_meta(report: pytest.TestReport) -> Mapping[str, Any] | None:
     """The classification a worker attached to a report, or None for a non-check."""
     meta = getattr(report, META_ATTRIBUTE, None)
     return meta if isinstance(meta, dict) else None
+
+
+@dataclass(frozen=True)
+class CheckFacts:
+    """What a check is, fixed once at collection; it travels with every report of it.
+
+    The one route from collection to the verdict: the plugin sets it on the item,
+    each report carries it (pytest serializes it to the xdist controller), and a
+    worker sends the facts of checks that never reported when it finishes.
+    """
+
+    category: str
+    blocking: bool
+    status: str | None = None
+    """``refused`` or ``notApplicable`` for a check that must not run here, else None."""
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The facts as plain data, for a report attribute or a worker's output."""
+        return {"category": self.category, "blocking": self.blocking, "status": self.status,
+                "host": self.host}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckFacts:
+        """Facts read back; a missing field fails closed (unknown category, blocking)."""
+        return cls(
+            category=str(data.get("category") or "unknown"),
+            blocking=data.get("blocking") is not False,
+            status=str(data["status"]) if data.get("status") else None,
+            host=str(data["host"]) if data.get("host") else None,
+        )
 
 
 @dataclass
@@ -48,26 +85,42 @@ class _Record:
     """Why the check's failure says nothing about the release (Prometheus unreachable)."""
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+#: At most this many lines of a violation are kept in the verdict's ``message``.
+_MESSAGE_LINES = 12
+
+
 def _first_line(text: str) -> str:
+    """The violation a person reads: the first lines of the check's own failure.
+
+    pytest's ``E   ...`` lines say what was violated (an assertion's left and
+    right sides, the differing items); in a chain of exceptions the last run of
+    them is the check's own failure. Without ``E`` lines, the last line.
+    """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    # pytest's "E   ..." lines are what a person reads; in a chain of exceptions
-    # the last one is the check's own failure, so take the first line of the
-    # last run of E lines.
-    first_of_last_run = None
+    runs: list[list[str]] = []
     previous_was_e = False
     for line in lines:
-        is_e = line.startswith("E ")
-        if is_e and not previous_was_e:
-            first_of_last_run = line
+        is_e = line.startswith("E ") or line == "E"
+        if is_e:
+            if not previous_was_e:
+                runs.append([])
+            runs[-1].append(line[1:])
         previous_was_e = is_e
-    if first_of_last_run is not None:
-        return first_of_last_run[1:].strip()[:_MESSAGE_LIMIT]
-    return lines[-1].strip()[:_MESSAGE_LIMIT]
+    if not runs:
+        return lines[-1].strip()[:_MESSAGE_LIMIT]
+    kept = runs[-1][:_MESSAGE_LINES]
+    indent = min((len(line) - len(line.lstrip()) for line in kept if line.strip()), default=0)
+    message = "\n".join(line[indent:].rstrip() for line in kept).strip()
+    # Object addresses in pytest's "where" lines differ from run to run; without
+    # them the verdict is the same in one process or many (SPEC §6).
+    return _ADDRESS.sub("", message)[:_MESSAGE_LIMIT]
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """Why a report was skipped, without pytest's ``Skipped:`` prefix."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         reason = str(longrepr[2])
@@ -81,10 +134,11 @@ class Recorder:
     def __init__(self) -> None:
         self._records: dict[str, _Record] = {}
 
-    def classify(self, nodeid: str, category: str, blocking: bool) -> None:
-        """Record a check's classification before (or without) any report of it."""
+    def classify(self, nodeid: str, facts: CheckFacts) -> None:
+        """Record a check's facts before (or without) any report of it."""
         record = self._records.setdefault(nodeid, _Record())
-        record.category, record.blocking = category, blocking
+        record.category, record.blocking = facts.category, facts.blocking
+        record.status, record.host = facts.status, facts.host
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase report (setup, call or teardown) of a check."""
@@ -93,12 +147,12 @@ class Recorder:
             record = self._records[report.nodeid] = _Record()
         meta = check_meta(report)
         if meta is not None and not record.described:
-            # The classification is the same in every phase: take it once.
+            # The facts are the same in every phase: take them once.
             record.described = True
-            record.category = str(meta.get("category", record.category))
-            record.blocking = bool(meta.get("blocking", record.blocking))
-            record.status = meta.get("status") or record.status
-            record.host = meta.get("host") or record.host
+            facts = CheckFacts.from_dict(meta)
+            record.category, record.blocking = facts.category, facts.blocking
+            record.status = facts.status or record.status
+            record.host = facts.host or record.host
         record.duration += report.duration
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt is over
             record.reruns += 1
@@ -130,18 +184,20 @@ class Recorder:
             outcome = Outcome.ERROR if report.when != "call" or record.inconclusive else (
                 Outcome.FAILED
             )
-            if record.outcome not in (Outcome.FAILED, Outcome.ERROR):
+            if record.outcome not in _STICKY:
                 record.outcome = outcome
                 record.message = _first_line(report.longreprtext)
+        elif record.outcome in _STICKY:
+            # A failure in any phase (or subtest) stays: a later skip, xfail or
+            # pass must not turn a broken check into one that merely did not run.
+            return
         elif report.skipped:
             if hasattr(report, "wasxfail"):
                 record.outcome, record.message = Outcome.SKIPPED, f"xfail: {report.wasxfail}"
-            elif record.status == "refused":
-                record.outcome, record.message = Outcome.REFUSED, _skip_reason(report)
-            elif record.status == "notApplicable":
-                record.outcome, record.message = Outcome.NOT_APPLICABLE, _skip_reason(report)
+            elif record.status in _HERE:
+                record.outcome, record.message = _HERE[record.status], skip_reason(report)
             else:
-                record.outcome, record.message = Outcome.SKIPPED, _skip_reason(report)
+                record.outcome, record.message = Outcome.SKIPPED, skip_reason(report)
         elif report.when == "call" and record.outcome is None:
             record.outcome = Outcome.PASSED
 

@@ -8,7 +8,7 @@ writes the verdict file and the reports.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 import threading
 from collections.abc import Generator
@@ -18,18 +18,22 @@ from typing import Any
 import pytest
 
 from . import hosts, signing
+from .artifacts import Reports, executes_checks, placeholder, write_final
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
 from .contract.coverage import record as contract_record
 from .durations import format_interval
 from .fixtures import WAITS, display_for
+from .markers import MarkerError, classify
+from .outputs import protect_log_file, protect_terminal, redact_report
 from .provenance import find_commit, find_subject
-from .recorder import META_ATTRIBUTE, check_meta
-from .redact import RedactingStream, Redactor
+from .recorder import META_ATTRIBUTE, check_meta, skip_reason
+from .selection import Selection
 from .soak import run_soak
-from .state import SPEC, STATUS, TRIES, DeployState, is_worker
-from .verdict import Amendment, Decision, RunFacts, Verdict, decide
-from .waiting import poll
+from .state import FACTS, SPEC, TRIES, DeployState, is_worker
+from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
+from .vocabulary import BROKEN
+from .waiting import WaitTimeout, poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
 
@@ -41,24 +45,6 @@ _META = pytest.StashKey[dict[str, Any]]()
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an interrupt so the session ends and the verdict is written."""
-
-
-def protect_terminal(config: pytest.Config, redactor: Redactor) -> None:
-    """Route everything pytest prints (and, under ``-s``, what checks print) through redaction."""
-    if not redactor:
-        return
-    writer = config.get_terminal_writer()
-    if hasattr(writer, "_file"):
-        writer._file = RedactingStream(writer._file, redactor)
-    if config.getoption("capture", "fd") == "no":
-        saved = sys.stdout, sys.stderr
-        sys.stdout = RedactingStream(sys.stdout, redactor)
-        sys.stderr = RedactingStream(sys.stderr, redactor)
-
-        def restore() -> None:
-            sys.stdout, sys.stderr = saved
-
-        config.add_cleanup(restore)
 
 
 class DeployRun:
@@ -75,6 +61,7 @@ class DeployRun:
         # Before the terminal reporter prints its header (it runs trylast). Workers
         # too: under -s their checks print straight to the terminal.
         protect_terminal(self.config, self.state.redactor)
+        protect_log_file(self.config, self.state.redactor)
         if is_worker(self.config):
             return
         self.session = session
@@ -82,11 +69,78 @@ class DeployRun:
             raise pytest.UsageError(
                 "--deploy-soak runs its rounds in one process; run it without -n/--dist"
             )
+        self._start_verdict()
         budget = self.config.option.deployable_budget
         if budget and threading.current_thread() is threading.main_thread():
             self.budget = Budget(budget, self._budget_ran_out)
             self.state.budget_deadline = self.budget.deadline
             self.budget.start()
+
+    def _start_verdict(self) -> None:
+        """Replace any verdict file with INCONCLUSIVE before a check runs (SPEC §10)."""
+        state = self.state
+        if not executes_checks(self.config):
+            return
+        lf = self.config.pluginmanager.get_plugin("lfplugin")
+        # Read before the run: lastfailed changes as checks pass.
+        state.last_failed = bool(getattr(lf, "active", False) and getattr(lf, "lastfailed", None))
+        rootdir = self.config.rootpath
+        state.subject = find_subject(signing.subject_name(self.config), rootdir)
+        state.commit = find_commit(self.config.option.deployable_commit, rootdir)
+        assert state.verdict_path is not None
+        # An unwritable path fails the final write the same way, and that one says so.
+        with contextlib.suppress(OSError):
+            statement = to_statement(placeholder(), self._info())
+            write_atomic(state.verdict_path,
+                         signing.verdict_text(self.config, statement, dump(statement)))
+
+    def _info(self) -> RunInfo:
+        state = self.state
+        assert state.target is not None
+        return RunInfo(
+            subject=state.subject or "",
+            target=state.target,
+            started_on=state.started,
+            finished_on=datetime.now(timezone.utc),
+            version=state.target.version,
+            commit=state.commit,
+            artifacts=signing.subject_entries(self.config, state.subject or ""),
+        )
+
+    def _statement(self, verdict: Verdict, info: RunInfo) -> dict[str, Any]:
+        """The verdict's statement, with the contract coverage of this run when it has one."""
+        statement = to_statement(verdict, info)
+        contract = contract_record(self.config)
+        if contract is not None:
+            statement["predicate"]["deployability"]["contract"] = self.state.redactor.value(
+                contract
+            )
+        return statement
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, items: list[pytest.Item]
+    ) -> Generator[None, object, object]:
+        # Around every other plugin's selection: a check that vanished without
+        # pytest_deselected being called was still left out of the run.
+        before = list(items)
+        result = yield
+        kept = set(items)
+        self.pytest_deselected([item for item in before if item not in kept])
+        return result
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            spec = item.stash.get(SPEC, None)
+            if SPEC not in item.stash:
+                try:
+                    spec = classify(item)
+                except MarkerError:
+                    spec = None
+                    self.state.deselected[item.nodeid] = None  # a check with bad markers
+                    continue
+            if spec is not None:
+                self.state.deselected[item.nodeid] = None
 
     def _budget_ran_out(self, elapsed: float) -> None:
         budget = format_interval(self.config.option.deployable_budget)
@@ -97,24 +151,28 @@ class DeployRun:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         state = self.state
         state.expected = [item.nodeid for item in session.items]
-        specs: dict[str, tuple[str, bool]] = {}
+        sent: dict[str, dict[str, Any]] = {}
         for item in session.items:
-            spec = item.stash.get(SPEC, None)
-            if spec is not None:
-                state.recorder.classify(item.nodeid, spec.category, spec.blocking)
-                specs[item.nodeid] = (spec.category, spec.blocking)
+            facts = item.stash.get(FACTS, None)
+            if facts is not None:
+                state.recorder.classify(item.nodeid, facts)
+                sent[item.nodeid] = facts.to_dict()
         if is_worker(self.config):
             # Sent to the controller when the worker finishes, so that checks
-            # that never ran are still classified there.
-            self.config.workeroutput["deployable_specs"] = specs  # type: ignore[attr-defined]
+            # that never ran are still classified there, and the deselection
+            # (which happens only where collection does) is recorded.
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["deployable_facts"] = sent
+            output["deployable_deselected"] = list(state.deselected)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        status = item.stash.get(STATUS, None)
+        facts = item.stash.get(FACTS, None)
+        status = facts.status if facts is not None else None
         target = self.state.target
         if status is None or target is None:
             return
-        if status == "refused":
+        if status == Outcome.REFUSED.value:
             pytest.skip(
                 f"refused: destructive check on protected target {target.name!r} "
                 "(run with --allow-destructive to allow it)"
@@ -153,6 +211,10 @@ class DeployRun:
                 retry_on=(Exception, pytest.fail.Exception),
             )
             pyfuncitem.stash.setdefault(WAITS, []).append(waited)
+        except WaitTimeout as exc:
+            if exc.waited is not None:
+                pyfuncitem.stash.setdefault(WAITS, []).append(exc.waited)
+            raise
         finally:
             pyfuncitem.stash[TRIES] = tries
         return True
@@ -162,18 +224,14 @@ class DeployRun:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        spec = item.stash.get(SPEC, None)
-        if spec is None:
+        facts = item.stash.get(FACTS, None)
+        if facts is None:
             return report
-        # What does not change between phases is worked out once per check.
+        # The facts fixed at collection travel with every report (to the xdist
+        # controller too); turned into plain data once per check.
         meta = item.stash.get(_META, None)
         if meta is None:
-            meta = item.stash[_META] = {
-                "category": spec.category,
-                "blocking": spec.blocking,
-                "status": item.stash.get(STATUS, None),
-                "host": hosts.host_of(item),
-            }
+            meta = item.stash[_META] = facts.to_dict()
         if report.when == "call":
             meta = {**meta, "tries": item.stash.get(TRIES, 1)}
             waits = item.stash.get(WAITS, None)
@@ -183,11 +241,7 @@ class DeployRun:
                     for waited in waits
                 ]
         setattr(report, META_ATTRIBUTE, meta)
-        redact = self.state.redactor
-        if redact:
-            if report.longrepr is not None and redact.contains_secret(report.longreprtext):
-                report.longrepr = redact(report.longreprtext)
-            report.sections = [(title, redact(text)) for title, text in report.sections]
+        redact_report(report, self.state.redactor)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -216,6 +270,10 @@ class DeployRun:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.state.collection_errors += 1
+        elif report.skipped and report.nodeid:
+            # importorskip or skip(allow_module_level=True): whatever checks the
+            # module holds were never seen, so they count as skipped blocking checks.
+            self.state.skipped_modules.setdefault(report.nodeid, skip_reason(report))
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         value = excinfo.value
@@ -244,11 +302,11 @@ class DeployRun:
         duration = self.config.option.deployable_soak
         if duration and not is_worker(self.config) and self._first_pass_clean(session):
             items = [
-                (item, spec.blocking)
+                (item, facts.blocking)
                 for item in session.items
-                if (spec := item.stash.get(SPEC, None)) is not None
-                and spec.category == "post_deploy"
-                and item.stash.get(STATUS, None) is None
+                if (facts := item.stash.get(FACTS, None)) is not None
+                and facts.category == "post_deploy"
+                and facts.status is None
             ]
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             self.state.soak = run_soak(
@@ -263,16 +321,39 @@ class DeployRun:
     def _first_pass_clean(self, session: pytest.Session) -> bool:
         checks = self.state.recorder.results(self.state.expected)
         return not session.shouldfail and not any(
-            check.blocking and check.outcome.value in ("failed", "error") for check in checks
+            check.blocking and check.outcome in BROKEN for check in checks
         )
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        # A wrapper, innermost: its second half runs after every other plugin's
+        # sessionfinish (pytest's --junitxml included), so the verdict is the last
+        # file written, and it runs even when one of them raised.
+        try:
+            return (yield)
+        except BaseException as exc:
+            if not is_worker(self.config):
+                self.state.internal_error = (
+                    f"another plugin's pytest_sessionfinish failed: {type(exc).__name__}: {exc}"
+                )
+            raise
+        finally:
+            self._finish(session, exitstatus)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.budget is not None:
             self.budget.cancel()
-        if is_worker(self.config) or exitstatus == pytest.ExitCode.USAGE_ERROR:
+        if is_worker(self.config) or not executes_checks(self.config):
             return
         state = self.state
+        if state.subject is None:
+            return  # a usage error before the run began: no verdict at all
+        if state.usage_error is not None:
+            state.internal_error = f"usage error: {state.usage_error}"
+        elif exitstatus == pytest.ExitCode.USAGE_ERROR:
+            state.internal_error = state.internal_error or "the run stopped on a usage error"
         if exitstatus == pytest.ExitCode.INTERRUPTED and not (
             state.interrupted or state.collection_errors or state.stopped
             or state.budget_exhausted
@@ -280,6 +361,15 @@ class DeployRun:
             state.interrupted = "pytest stopped the session"
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR and not state.internal_error:
             state.internal_error = "pytest ended with an internal error"
+        selection = Selection(
+            deselected=tuple(state.deselected),
+            skipped_at_collection=tuple(state.skipped_modules),
+            keyword=self.config.option.keyword or None,
+            markers=self.config.option.markexpr or None,
+            last_failed=state.last_failed,
+            args=tuple(self.config.args)
+            if self.config.args_source is pytest.Config.ArgsSource.ARGS else (),
+        )
         facts = RunFacts(
             interrupted=state.interrupted,
             internal_error=state.internal_error,
@@ -288,8 +378,15 @@ class DeployRun:
             budget_exhausted=state.budget_exhausted,
             stopped=state.stopped,
             soak=state.soak,
+            selection=selection,
         )
-        verdict = decide(state.recorder.results(state.expected), facts)
+        # A module skipped at collection stands for the checks it would have held.
+        skipped = [
+            CheckResult(id=module, category="unknown", blocking=True, outcome=Outcome.SKIPPED,
+                        attempts=0, message=reason)
+            for module, reason in state.skipped_modules.items()
+        ]
+        verdict = decide([*state.recorder.results(state.expected), *skipped], facts)
         if state.target is not None and not state.target.verify:
             # Evidence gathered without checking who answered is weaker evidence.
             verdict = verdict.amended(Amendment(
@@ -301,44 +398,29 @@ class DeployRun:
             config=self.config, verdict=verdict
         ):
             verdict = verdict.amended(amendment)
-        state.verdict = verdict
-        session.exitstatus = exit_code(verdict.decision, self.config.option.deployable_strict)
-        if not self._write(verdict):
-            session.exitstatus = EXIT_INCONCLUSIVE
+        self._write(session, verdict)
 
-    def _write(self, verdict: Verdict) -> bool:
-        """Write the verdict file and the reports; False (and one line on stderr) if it failed."""
+    def _write(self, session: pytest.Session, verdict: Verdict) -> None:
+        """Write the reports, then the verdict file; set the exit code from what was written."""
         state = self.state
-        assert state.target is not None
         assert state.verdict_path is not None
-        rootdir = self.config.rootpath
-        name = find_subject(signing.subject_name(self.config), rootdir)
-        info = RunInfo(
-            subject=name,
-            target=state.target,
-            started_on=state.started,
-            finished_on=datetime.now(timezone.utc),
-            version=state.target.version,
-            commit=find_commit(self.config.option.deployable_commit, rootdir),
-            artifacts=signing.subject_entries(self.config, name),
+        info = self._info()
+        written = write_final(
+            verdict, lambda v: self._statement(v, info), Reports.of(self.config),
+            state.verdict_path,
+            text=lambda statement: signing.verdict_text(self.config, statement, dump(statement)),
         )
-        statement = to_statement(verdict, info)
-        contract = contract_record(self.config)
-        if contract is not None:
-            statement["predicate"]["deployability"]["contract"] = state.redactor.value(contract)
-        state.statement = statement
-        try:
-            write_atomic(state.verdict_path,
-                         signing.verdict_text(self.config, statement, dump(statement)))
-            state.verdict_written = True
-            write_reports(self.config, statement)
-        except OSError as exc:
-            sys.stderr.write(
-                f"ERROR: cannot write {exc.filename or state.verdict_path}: "
-                f"{exc.strerror or exc}\n"
-            )
-            return False
-        return True
+        state.verdict, state.statement = written.verdict, written.statement
+        state.verdict_written = written.verdict_written
+        for error in written.errors:
+            sys.stderr.write(f"ERROR: {error}\n")
+        session.exitstatus = exit_code(written.verdict.decision,
+                                       self.config.option.deployable_strict)
+        if not written.verdict_written:
+            session.exitstatus = EXIT_INCONCLUSIVE
+        if state.usage_error is not None:
+            sys.stderr.write(f"ERROR: {state.usage_error}\n")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from .summary import render_text
@@ -368,23 +450,3 @@ def exit_code(decision: Decision, strict: bool) -> int:
     if decision is Decision.NOT_DEPLOYABLE:
         return 1
     return EXIT_INCONCLUSIVE
-
-
-def write_reports(config: pytest.Config, statement: dict[str, Any]) -> None:
-    """Write the optional JUnit and Markdown renderings of the verdict."""
-    base = config.invocation_params.dir
-    if config.option.deployable_junit:
-        from .junit import junit_xml
-
-        write_atomic(base / config.option.deployable_junit, junit_xml(statement))
-    summary_path = config.option.deployable_summary
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path or step_summary:
-        from .summary import render_markdown
-
-        markdown = render_markdown(statement)
-        if summary_path:
-            write_atomic(base / summary_path, markdown)
-        if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown + "\n")

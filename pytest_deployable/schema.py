@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .state import SPEC, STATE, STATUS
+from .state import FACTS, SPEC, STATE
 from .targets import Target
 
 if TYPE_CHECKING:
@@ -65,10 +65,11 @@ def schema_check(session: pytest.Session, target: Target) -> pytest.Item | None:
             or alembic_ini(config, target) is not None):
         return None
     from .markers import CheckSpec
+    from .recorder import CheckFacts
 
     check = SchemaCheck.from_parent(session, name=SCHEMA_CHECK_ID, nodeid=SCHEMA_CHECK_ID)
     check.stash[SPEC] = CheckSpec(category="smoke", blocking=True)
-    check.stash[STATUS] = None
+    check.stash[FACTS] = CheckFacts("smoke", True)
     return check
 
 

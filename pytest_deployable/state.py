@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from .markers import CheckSpec
-from .recorder import Recorder
+from .recorder import CheckFacts, Recorder
 from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["SPEC", "STATE", "STATUS", "TRIES", "DeployState", "is_worker"]
+__all__ = ["FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -32,6 +32,8 @@ class DeployState:
     current_destructive: bool = False
     """Whether the check running now is marked destructive."""
     interrupted: str | None = None
+    usage_error: str | None = None
+    """A usage error an xdist worker found at collection, for the controller to report."""
     internal_error: str | None = None
     collection_errors: int = 0
     crashed_workers: list[str] = field(default_factory=list)
@@ -41,6 +43,19 @@ class DeployState:
     stopped: str | None = None
     """Why the run stopped on purpose (``--deploy-fail-fast``)."""
     soak: Soak | None = None
+    deselected: dict[str, None] = field(default_factory=dict)
+    """Ids of checks deselected (``-k``, ``-m``, ``--deselect``, ``--sw``, a plugin), in
+    order; a dict as an ordered set, since large deselections are common (``-m smoke``)."""
+    skipped_modules: dict[str, str] = field(default_factory=dict)
+    """Modules skipped at collection, with the skip's reason."""
+    last_failed: bool = False
+    """``--lf`` narrowed the run to last time's failures."""
+    subject: str | None = None
+    commit: str | None = None
+    """What the run tests, found once at the start (the placeholder names it too)."""
+    known_targets: tuple[str, ...] | None = None
+    """The target names of the targets file, to check ``only_targets`` against."""
+    targets_source: str = "deploy-targets.toml"
     verdict: Verdict | None = None
     verdict_path: Path | None = None
     verdict_written: bool = False
@@ -60,8 +75,8 @@ class DeployState:
 STATE = pytest.StashKey[DeployState]()
 #: How an item counts as a check (None: not a check), set at collection.
 SPEC = pytest.StashKey[CheckSpec | None]()
-#: "refused" or "notApplicable" for a check that must not run here, else None.
-STATUS = pytest.StashKey[str | None]()
+#: A check's facts, fixed once at collection (see :class:`~.recorder.CheckFacts`).
+FACTS = pytest.StashKey[CheckFacts]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
 

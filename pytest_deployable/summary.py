@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .verdict import CATEGORIES
+from .vocabulary import BROKEN, SUMMARY_KEYS, Outcome
 
 __all__ = ["COUNT_LABELS", "category_counts", "host_lines", "render_markdown", "render_text"]
 
@@ -31,17 +32,11 @@ COUNT_LABELS: Mapping[str, str] = {
     "notRun": "not run",
 }
 
-_OUTCOME_KEYS = {
-    "passed": "passed",
-    "failed": "failed",
-    "error": "errors",
-    "skipped": "skipped",
-    "refused": "refused",
-    "notApplicable": "notApplicable",
-    "notRun": "notRun",
-}
-_OUTCOME_WORDS = {"notApplicable": "not applicable", "notRun": "not run"}
-_BROKEN = ("failed", "error")
+#: Each outcome name in the verdict file and the summary key that counts it.
+_OUTCOME_KEYS = {outcome.value: key for outcome, key in SUMMARY_KEYS.items()}
+_OUTCOME_WORDS = {Outcome.NOT_APPLICABLE.value: "not applicable",
+                  Outcome.NOT_RUN.value: "not run"}
+_BROKEN = tuple(outcome.value for outcome in BROKEN)
 # Blocking failures first: the reader came to learn what blocks the release.
 _RANK = {"failed": 0, "error": 0, "notRun": 1, "skipped": 3, "refused": 4, "notApplicable": 6}
 _WIDTH = 100

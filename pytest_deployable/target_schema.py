@@ -10,8 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .durations import parse_duration
+
 __all__ = ["CONTRACT_KEYS", "KEYS", "LEDGER_KEYS", "NAME_RE", "SCHEMA_TOOLS", "TargetError",
-           "check_ledger_table", "check_promotions", "check_table"]
+           "check_ledger_table", "check_promotions", "check_table", "timeout_seconds"]
 
 #: A target (or role) name: letters, digits, ``_``, ``-`` and ``.``.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -31,7 +33,7 @@ KEYS: dict[str, str] = {
     "hosts": "a list of strings (testinfra host specs)",
     "headers": "a table of strings",
     "variables": "a table of strings, numbers or booleans",
-    "timeout": "a positive number of seconds",
+    "timeout": "a positive number of seconds or a duration such as \"5s\" or \"500ms\"",
     "retries": "a whole number from 0 to 10",
     "max_response_bytes": "a whole number of bytes, at least 1024",
     "ca_bundle": "a string: a PEM file of CA certificates, relative to this file",
@@ -123,7 +125,7 @@ def _value_fits(key: str, value: Any) -> bool:
             isinstance(v, (str, int, float, bool)) for v in value.values()
         )
     if key == "timeout":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        return timeout_seconds(value) is not None
     if key == "ca_bundle":
         return isinstance(value, str) and bool(value)
     if key == "verify":
@@ -166,8 +168,6 @@ def _value_fits(key: str, value: Any) -> bool:
 
 
 def _is_duration(value: Any) -> bool:
-    from .durations import parse_duration
-
     if isinstance(value, bool):
         return False
     if isinstance(value, (int, float)):
@@ -205,3 +205,18 @@ def check_ledger_table(where: str, table: Any) -> None:
             )
         if not isinstance(value, str) or not value:
             raise TargetError(f"{where}.{key} must be {LEDGER_KEYS[key]}, not {value!r}")
+
+
+def timeout_seconds(value: Any) -> float | None:
+    """A target's ``timeout`` in seconds (a number, or a duration string), or None if invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    if isinstance(value, str):
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            return None
+        return seconds if seconds > 0 else None
+    return None

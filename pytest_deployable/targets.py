@@ -27,12 +27,14 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .redact import Redactor
 from .target_schema import (
     NAME_RE,
     TargetError,
     check_ledger_table,
     check_promotions,
     check_table,
+    timeout_seconds,
 )
 
 if sys.version_info >= (3, 11):
@@ -233,11 +235,27 @@ def _check_url(url: str, where: str) -> None:
         raise TargetError(f"{where}: {_shown_url(url)!r} has an invalid port") from None
 
 
+def url_secrets(url: str) -> set[str]:
+    """The credentials in a URL that are secrets: the password, or a user name alone.
+
+    A user name without a password is how tokens ride in URLs
+    (``https://TOKEN@host``), so it is a secret when it is long enough to be one.
+    """
+    parts = urlsplit(url)
+    if parts.password:
+        return {unquote(parts.password)}
+    if parts.username and len(unquote(parts.username)) >= MIN_SECRET_LENGTH:
+        return {unquote(parts.username)}
+    return set()
+
+
 def _shown_url(url: str) -> str:
-    """A URL with any password taken out, safe to put in an error message."""
+    """A URL with any password (or token as user name) taken out, safe to show."""
     parts = urlsplit(url)
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
+    if parts.username and url_secrets(url):
+        return url.replace(f"{parts.username}@", "***@", 1)
     return url
 
 
@@ -257,7 +275,7 @@ def adhoc_target(url: str, *, version: str | None = None) -> Target:
     """An ad-hoc target for ``--deploy-target=URL``: protected unless its host is loopback."""
     _check_url(url, "--deploy-target")
     parts = urlsplit(url)
-    secrets = frozenset({unquote(parts.password)}) if parts.password else frozenset()
+    secrets = frozenset(url_secrets(url))
     return Target(
         name=_shown_url(url),
         base_url=url,
@@ -412,7 +430,31 @@ def resolve_target(
     environ: Mapping[str, str] | None = None,
     version: str | None = None,
 ) -> Target:
-    """Build the named target, interpolating ``${VAR}`` from ``environ``."""
+    """Build the named target, interpolating ``${VAR}`` from ``environ``.
+
+    A usage error about the target may quote a value that holds a secret (an
+    invalid URL built from a token): every environment value the target's table
+    refers to is masked in its message.
+    """
+    try:
+        return _resolve_target(targets, name, environ=environ, version=version)
+    except TargetError as exc:
+        env = os.environ if environ is None else environ
+        table = targets.tables.get(name, {})
+        referenced = {
+            env[match] for match in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", str(table))
+            if env.get(match) and match not in table.get("public_env", [])
+        }
+        raise TargetError(Redactor(referenced)(str(exc))) from None
+
+
+def _resolve_target(
+    targets: TargetsFile,
+    name: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    version: str | None = None,
+) -> Target:
     if name not in targets.tables:
         known = ", ".join(targets.names) or "none"
         raise TargetError(
@@ -432,9 +474,7 @@ def resolve_target(
     if base_url is not None:
         base_url = interpolate("base_url", base_url)
         _check_url(base_url, f"{where}.base_url")
-        password = urlsplit(base_url).password
-        if password:
-            interpolate.secrets.add(unquote(password))
+        interpolate.secrets.update(url_secrets(base_url))
     hosts = tuple(interpolate("hosts", host) for host in table.get("hosts", []))
     roles = {
         role: tuple(interpolate(f"roles.{role}", spec) for spec in specs)
@@ -464,7 +504,7 @@ def resolve_target(
         hosts=hosts,
         headers=MappingProxyType(headers),
         variables=MappingProxyType(variables),
-        timeout=float(table.get("timeout", DEFAULT_TIMEOUT)),
+        timeout=timeout_seconds(table.get("timeout", DEFAULT_TIMEOUT)) or DEFAULT_TIMEOUT,
         retries=table.get("retries", DEFAULT_RETRIES),
         max_response_bytes=table.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
         ca_bundle=_ca_bundle(targets.path, where, table),

@@ -8,10 +8,12 @@ know about *why* a run is or is not deployable is in this file.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .selection import Selection
+from .vocabulary import BROKEN, Decision, Outcome
 
 __all__ = [
     "CATEGORIES",
@@ -29,51 +31,6 @@ __all__ = [
 #: Check categories in the order they run; ``unknown`` is used for a check
 #: whose classification never reached the controller (a crashed worker).
 CATEGORIES = ("smoke", "contract", "post_deploy")
-
-
-class Decision(str, enum.Enum):
-    """One of the four verdicts a run can end in."""
-
-    DEPLOYABLE = "DEPLOYABLE"
-    DEPLOYABLE_WITH_WARNINGS = "DEPLOYABLE_WITH_WARNINGS"
-    INCONCLUSIVE = "INCONCLUSIVE"
-    NOT_DEPLOYABLE = "NOT_DEPLOYABLE"
-
-    @property
-    def severity(self) -> int:
-        """How bad the verdict is; a hook may move a verdict only up this scale."""
-        return _SEVERITY[self]
-
-    @property
-    def result(self) -> str:
-        """The in-toto test-result ``result`` this verdict maps to."""
-        if self is Decision.DEPLOYABLE:
-            return "PASSED"
-        if self is Decision.DEPLOYABLE_WITH_WARNINGS:
-            return "WARNED"
-        return "FAILED"
-
-
-# A blocking failure is evidence that the version is broken, which is worth more
-# to a pipeline than "we could not tell", so NOT_DEPLOYABLE ranks above INCONCLUSIVE.
-_SEVERITY = {
-    Decision.DEPLOYABLE: 0,
-    Decision.DEPLOYABLE_WITH_WARNINGS: 1,
-    Decision.INCONCLUSIVE: 2,
-    Decision.NOT_DEPLOYABLE: 3,
-}
-
-
-class Outcome(str, enum.Enum):
-    """How one check ended."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    SKIPPED = "skipped"
-    REFUSED = "refused"
-    NOT_APPLICABLE = "notApplicable"
-    NOT_RUN = "notRun"
 
 
 @dataclass(frozen=True)
@@ -167,6 +124,8 @@ class RunFacts:
     stopped: str | None = None
     """Why the run stopped early on purpose (``--deploy-fail-fast``), or None."""
     soak: Soak | None = None
+    selection: Selection | None = None
+    """How the run chose its checks; a partial selection is at best a warning."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +170,7 @@ class Verdict:
         )
 
 
-_BROKEN = (Outcome.FAILED, Outcome.ERROR)
+_BROKEN = tuple(BROKEN)
 _DID_NOT_RUN = (Outcome.SKIPPED, Outcome.REFUSED, Outcome.NOT_RUN)
 
 
@@ -270,8 +229,9 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
        evidence source, or no blocking check ran at all: INCONCLUSIVE.
        A soak whose failed rounds exceed its limit is NOT_DEPLOYABLE too.
     3. An advisory check failed, a blocking check passed only on a rerun, a
-       blocking check was skipped or refused, or a soak had failed rounds within
-       its limit: DEPLOYABLE_WITH_WARNINGS.
+       blocking check was skipped or refused, a soak had failed rounds within
+       its limit, or the run was partial (checks deselected, modules skipped at
+       collection, ``--lf``, node-id arguments): DEPLOYABLE_WITH_WARNINGS.
     4. Otherwise every blocking check ran and passed: DEPLOYABLE.
     """
     checks = tuple(checks)
@@ -347,6 +307,9 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
         )
     if soak is not None and 0 < soak.failures <= soak.failure_limit:
         warnings.append(_soak_reason(soak))
+    partial = facts.selection.partial_reason if facts.selection is not None else None
+    if partial is not None:
+        warnings.append(partial)
 
     reasons: list[str] = list(broken)
     if broken:

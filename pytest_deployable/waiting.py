@@ -45,8 +45,11 @@ class WaitTimeout(AssertionError):
     """The deadline of a wait passed while its condition still failed.
 
     An AssertionError, so a check that times out *fails* (NOT_DEPLOYABLE)
-    rather than errors; the last failure is its ``__cause__``.
+    rather than errors; the last failure is its ``__cause__``, and ``waited``
+    the record of the wait, so that a failed wait is in the verdict too.
     """
+
+    waited: Waited[Any] | None = None
 
 
 @dataclass
@@ -142,6 +145,7 @@ def poll(
     waited. ``stop_at`` (a ``time.monotonic()`` instant, such as the end of a
     run's budget) shortens the deadline; it never lengthens it.
     """
+    __tracebackhide__ = True
     clock = clock or _Clock()
     every = max(every, MIN_INTERVAL)
     started = clock.monotonic()
@@ -163,11 +167,13 @@ def poll(
             if now + MIN_INTERVAL > deadline:
                 if display is not None:
                     display.finished(waited, ok=False)
-                raise WaitTimeout(
+                timeout = WaitTimeout(
                     f"{what}: still failing after {waited.attempts} attempts over "
                     f"{waited.elapsed:.1f}s (within {format_interval(within)}): "
                     f"{waited.last_failure}"
-                ) from exc
+                )
+                timeout.waited = waited
+                raise timeout from exc
             if display is not None:
                 display.attempt(waited, within)
             # Attempts start every `every` seconds, not `every` after the last

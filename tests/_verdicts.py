@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pytest_deployable.attestation import RunInfo, to_statement
+from pytest_deployable.selection import Selection
 from pytest_deployable.targets import Target
 from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
@@ -49,4 +51,7 @@ def statement(
 ) -> dict[str, Any]:
     """The verdict file's statement for these checks, as the plugin would write it."""
     info = RunInfo("shop-api", target, START, START + timedelta(seconds=seconds), version, commit)
+    facts = facts or RunFacts()
+    if facts.selection is None:  # as the plugin writes it: a complete run says so
+        facts = replace(facts, selection=Selection())
     return to_statement(decide(checks, facts), info)

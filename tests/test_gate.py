@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pytest_deployable.gate import (
     parse_duration,
     read_verdict,
 )
+from pytest_deployable.selection import Selection
 from pytest_deployable.targets import Target
 from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
@@ -60,6 +62,9 @@ def statement(
     finished = NOW - age
     info = RunInfo("shop-api", target, finished - timedelta(seconds=41), finished, version,
                    "0123456789abcdef0123456789abcdef01234567")
+    facts = facts or RunFacts()
+    if facts.selection is None:  # as the plugin writes it: a complete run says so
+        facts = replace(facts, selection=Selection())
     return to_statement(decide(checks, facts), info)
 
 

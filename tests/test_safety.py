@@ -47,8 +47,8 @@ def test_a_protected_target_receives_no_state_changing_request(
     result = pytester.runpytest("--deploy-target=prod", "-rs")
     result.stdout.fnmatch_lines([
         "*!!! PROTECTED TARGET: state-changing requests are refused !!!*",
-        "*refused POST */items: target 'prod' is protected; mark the check "
-        "@pytest.mark.destructive and run with --allow-destructive*",
+        "*refused POST */items: target 'prod' is protected and takes only GET, HEAD, OPTIONS; "
+        "mark the check @pytest.mark.destructive and run with --allow-destructive*",
         "*refused: destructive check on protected target 'prod'*",
     ])
     assert result.ret == 1

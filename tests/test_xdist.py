@@ -46,6 +46,8 @@ def test_unit():
 def run(pytester: pytest.Pytester, server: Server, *args: str) -> tuple[int, dict[str, Any]]:
     pytester.path.joinpath("deploy-targets.toml").write_text(
         f'[targets.prod]\nbase_url = "{server.url}"\nprotected = true\n'
+        # only_targets names are checked against the file (SPEC §10).
+        f'[targets.staging]\nbase_url = "{server.url}"\n'
     )
     result = pytester.runpytest_subprocess("--deploy-target=prod", "-p", "no:cacheprovider",
                                            *args)
