@@ -46,6 +46,13 @@ class DeployState:
     verdict_written: bool = False
     statement: dict[str, object] | None = None
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # The target is set once, when the run starts: a check that replaced it
+        # would make the verdict name a target other than the one checked.
+        if name == "target" and self.__dict__.get("target") is not None:
+            raise AttributeError("the deploy target of a run cannot be changed once it started")
+        super().__setattr__(name, value)
+
     def stop_at(self) -> float | None:
         """The budget's end on this process's monotonic clock, to cap every wait."""
         if self.budget_deadline is None:
