@@ -97,6 +97,8 @@ def _check(check: CheckResult) -> dict[str, Any]:
         ]
     if check.host is not None:
         data["host"] = check.host
+    if check.evidence is not None:
+        data["evidence"] = dict(check.evidence)
     return data
 
 

@@ -62,6 +62,8 @@ class TargetSession(requests.Session):
     may change state.
     """
 
+    __target: Target
+
     def __init__(
         self,
         target: Target,

@@ -42,6 +42,7 @@ class _Record:
     """Whether a report's metadata has classified this check already."""
     waits: list[tuple[str, int, int]] = field(default_factory=list)
     host: str | None = None
+    evidence: dict[str, Any] | None = None
 
 
 def _first_line(text: str) -> str:
@@ -109,6 +110,8 @@ class Recorder:
             tries = meta.get("tries", 1)
             if tries != 1:
                 record.tries += max(int(tries) - 1, 0)
+            if isinstance(meta.get("evidence"), dict):
+                record.evidence = meta["evidence"]
             waits = meta.get("waits")
             if waits:
                 record.waits.extend(
@@ -156,6 +159,7 @@ class Recorder:
                     reruns=record.reruns,
                     waits=tuple(record.waits),
                     host=record.host,
+                    evidence=record.evidence,
                 )
             )
         return results

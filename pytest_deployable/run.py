@@ -26,7 +26,7 @@ from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta
 from .redact import RedactingStream, Redactor
 from .soak import run_soak
-from .state import SPEC, STATUS, TRIES, DeployState, is_worker
+from .state import EVIDENCE, SPEC, STATUS, TRIES, DeployState, is_worker
 from .verdict import Amendment, Decision, RunFacts, Verdict, decide
 from .waiting import poll
 
@@ -180,6 +180,9 @@ class DeployRun:
                     [waited.what, waited.attempts, round(waited.elapsed * 1000)]
                     for waited in waits
                 ]
+            evidence = item.stash.get(EVIDENCE, None)
+            if evidence is not None:
+                meta["evidence"] = evidence
         setattr(report, META_ATTRIBUTE, meta)
         redact = self.state.redactor
         if redact:

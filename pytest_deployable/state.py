@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["SPEC", "STATE", "STATUS", "TRIES", "DeployState", "is_worker"]
+__all__ = ["EVIDENCE", "SPEC", "STATE", "STATUS", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -71,6 +72,9 @@ SPEC = pytest.StashKey[CheckSpec | None]()
 STATUS = pytest.StashKey[str | None]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
+#: What a check saw that the verdict keeps beside its outcome (the version check's
+#: answers), carried on its report as ``evidence``.
+EVIDENCE = pytest.StashKey[dict[str, Any]]()
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -36,6 +36,8 @@ KEYS: dict[str, str] = {
     "public_env": "a list of environment variable names whose values are not secrets",
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
     "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
+    "version_samples": "a whole number from 1 to 100: how many answers in a row must report "
+    "the version",
     "roles": "a table of role names, each a list of strings (testinfra host specs)",
     "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
     "or a path on the target such as /openapi.json)",
@@ -108,6 +110,8 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key == "version_samples":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
     if key in ("version_url", "version_field"):
         return isinstance(value, str) and bool(value)
     if key == "roles":

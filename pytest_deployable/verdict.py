@@ -9,8 +9,9 @@ know about *why* a run is or is not deployable is in this file.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 __all__ = [
     "CATEGORIES",
@@ -93,6 +94,8 @@ class CheckResult:
     """Each wait inside the check: what it waited for, attempts, milliseconds."""
     host: str | None = None
     """The host this instance of a host check ran on, or None for other checks."""
+    evidence: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What the check saw beside its outcome (the version check: its answers), or None."""
 
     @property
     def check(self) -> str:
