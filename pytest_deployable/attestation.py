@@ -112,9 +112,11 @@ def _soak(verdict: Verdict) -> dict[str, Any]:
             "everyS": soak.every_s,
             "failureLimit": soak.failure_limit,
             "failedRounds": soak.failures,
+            "finished": soak.finished,
             "rounds": [
                 {"round": r.number, "startedOn": r.started_on, "passed": r.passed,
-                 "failed": list(r.failed)}
+                 "failed": list(r.failed), "skipped": list(r.skipped), "warned": list(r.warned),
+                 **({"interrupted": True} if r.interrupted else {})}
                 for r in soak.rounds
             ],
         }

@@ -27,7 +27,7 @@ from .recorder import META_ATTRIBUTE, check_meta
 from .redact import RedactingStream, Redactor
 from .soak import run_soak
 from .state import EVIDENCE, SPEC, STATUS, TRIES, DeployState, is_worker
-from .verdict import Amendment, Decision, RunFacts, Verdict, decide
+from .verdict import Amendment, Decision, RunFacts, Soak, Verdict, decide
 from .waiting import poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
@@ -258,8 +258,13 @@ class DeployRun:
                 every=self.config.option.deployable_soak_every,
                 failure_limit=self.config.option.deployable_soak_failure_limit,
                 say=reporter.write_line if reporter is not None else lambda text: None,
+                record=self._record_soak,
             )
         return result
+
+    def _record_soak(self, soak: Soak) -> None:
+        # Kept as it grows, so an interrupt during the soak keeps the rounds seen.
+        self.state.soak = soak
 
     def _first_pass_clean(self, session: pytest.Session) -> bool:
         checks = self.state.recorder.results(self.state.expected)

@@ -43,7 +43,7 @@ def _replica_handler(replica: Replica) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:
             replica.answered += 1
             body = replica.body
             self.send_response(200)

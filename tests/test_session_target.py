@@ -14,8 +14,8 @@ VerdictOf = Callable[..., dict[str, Any]]
 @pytest.fixture
 def elsewhere() -> Iterator[Server]:
     """A second healthy server: where a check would like the run's requests to go."""
-    from http.server import ThreadingHTTPServer
     import threading
+    from http.server import ThreadingHTTPServer
 
     state = Server(url="")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
