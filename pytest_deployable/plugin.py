@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = ["contract", "deploy_target", "eventually", "http"]
 
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
+_WORKER_USAGE_ERROR = "deployable_usage_error"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -211,7 +213,24 @@ class _XdistHooks:
         if not self.state.expected:
             self.state.expected = list(ids)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        # A worker's usage error would reach the controller as a crash and an
+        # internal error; it goes up in the worker's output to be raised there.
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            workeroutput = getattr(config, "workeroutput", None)
+            if workeroutput is not None:
+                workeroutput[_WORKER_USAGE_ERROR] = str(exc)
+            raise
+
     def pytest_testnodedown(self, node: Any, error: object) -> None:
+        usage_error = getattr(node, "workeroutput", {}).get(_WORKER_USAGE_ERROR)
+        if usage_error:
+            raise pytest.UsageError(usage_error)
         if error:
             self.state.crashed_workers.append(str(node.gateway.id))
         specs = getattr(node, "workeroutput", {}).get("deployable_specs", {})

@@ -60,6 +60,14 @@ def check_table(where: str, table: Mapping[str, Any]) -> None:
             )
         if key == "contract" and isinstance(value, dict):
             _check_contract_table(f"{where}.contract", value)
+        elif key == "roles" and isinstance(value, dict) and [] in value.values():
+            empty = next(role for role, specs in value.items() if specs == [])
+            # A role that holds no host would make its only_hosts checks
+            # "not applicable" without anyone having said so.
+            raise TargetError(
+                f"{where}.roles.{empty} is empty: list its hosts, or leave the role out "
+                "where a target has none"
+            )
         elif not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {KEYS[key]}, not {value!r}")
     if not (table.get("base_url") or table.get("hosts") or table.get("roles")):
