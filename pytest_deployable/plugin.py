@@ -37,6 +37,7 @@ from .targets import (
     resolve_target,
 )
 from .version import VERSION_CHECK_ID, VersionCheck
+from .watchdog import CrashWatchdog
 
 __all__ = ["contract", "deploy_target", "eventually", "http"]
 
@@ -106,6 +107,11 @@ def pytest_configure(config: pytest.Config) -> None:
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
+        if not is_worker(config):
+            config.pluginmanager.register(
+                CrashWatchdog(state, config.option.deployable_crash_grace),
+                "deployable-crash-watchdog",
+            )
     config.hook.pytest_deployable_target_resolved.call_historic(
         kwargs={"config": config, "target": target}
     )
