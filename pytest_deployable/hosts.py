@@ -31,6 +31,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,6 +299,8 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse an ``only_hosts`` role or host that no target of the file defines."""
     fleet = config.stash[_FLEET]
+    if fleet.target.source is None:
+        return  # an ad-hoc URL target: no file to know the names from
     known: KnownHosts | None = None
     for item in items:
         try:
@@ -311,7 +314,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             known = known_hosts(fleet.target.source, fleet.target.roles, names)
         for pattern in patterns:
             if not known.knows(pattern):
-                where = fleet.target.source or f"target {fleet.target.name!r}"
+                where = Path(fleet.target.source).name
                 raise pytest.UsageError(
                     fleet.redactor(unknown_pattern_error(
                         item.nodeid.partition("[")[0], pattern, known, where))

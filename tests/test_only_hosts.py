@@ -93,3 +93,26 @@ def test_a_role_declared_empty_is_a_usage_error(pytester: pytest.Pytester, worke
         "ERROR: *deploy-targets.toml: targets.bigger.roles.cache is empty: list its hosts, "
         "or leave the role out where a target has none",
     ])
+
+
+def test_an_ad_hoc_url_target_has_no_file_to_check_names_against(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_roles="""
+        import pytest
+
+        @pytest.mark.smoke
+        def test_plain():
+            pass
+
+        @pytest.mark.smoke
+        @pytest.mark.only_hosts("web")
+        def test_web(host):
+            pass
+    """)
+    result = pytester.runpytest("--deploy-target=http://127.0.0.1:1")
+    assert result.ret == 0, result.stdout.str()
+    ext = verdict(pytester)
+    assert {c["id"].split("::")[1]: c["outcome"] for c in ext["checks"]} == {
+        "test_plain": "passed", "test_web[no-host]": "notApplicable",
+    }
