@@ -26,7 +26,7 @@ def forced_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
         pytest.skip(f"{SSHD} is not installed")
     # The hanging command ends on its own soon after the tests, leaving nothing behind.
     with sshd(tmp_path_factory.mktemp("forced-sshd"), (GOOD, FORCED, HANGING),
-              force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 20"}) as server:
+              force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 10"}) as server:
         yield server
 
 
