@@ -104,6 +104,8 @@ def _check(check: CheckResult) -> dict[str, Any]:
         data["metrics"] = [dict(evaluation) for evaluation in check.metrics]
     if check.inconclusive is not None:
         data["inconclusive"] = check.inconclusive
+    if check.evidence is not None:
+        data["evidence"] = dict(check.evidence)
     return data
 
 
@@ -117,9 +119,11 @@ def _soak(verdict: Verdict) -> dict[str, Any]:
             "everyS": soak.every_s,
             "failureLimit": soak.failure_limit,
             "failedRounds": soak.failures,
+            "finished": soak.finished,
             "rounds": [
                 {"round": r.number, "startedOn": r.started_on, "passed": r.passed,
-                 "failed": list(r.failed)}
+                 "failed": list(r.failed), "skipped": list(r.skipped), "warned": list(r.warned),
+                 **({"interrupted": True} if r.interrupted else {})}
                 for r in soak.rounds
             ],
         }

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .http import TargetSession
 
-__all__ = ["Eventually", "db", "deploy_target", "eventually", "http"]
+__all__ = ["Eventually", "NotYet", "db", "deploy_target", "eventually", "http"]
 
 T = TypeVar("T")
 
@@ -122,17 +122,22 @@ class Eventually:
         every: float | str = "1s",
         what: str | None = None,
     ) -> T:
-        """Call ``fn`` until it returns without raising; return its value.
+        """Call ``fn`` until it holds; return its value.
 
+        ``fn`` holds when it returns without raising and its value is not a false
+        one: ``False``, ``0``, ``""`` or an empty collection mean "not yet" and the
+        wait goes on, as a raised ``AssertionError`` does. ``None`` holds, since an
+        assert-style function (or ``response.raise_for_status()``) returns it.
         On the deadline, raise :class:`~pytest_deployable.waiting.WaitTimeout`
         from the last failure, naming the attempts and the time waited.
         """
         __tracebackhide__ = True
         config = self._item.config
+        name = what or str(getattr(fn, "__name__", None) or repr(fn))
         try:
             waited = poll(
-                fn,
-                what=what or str(getattr(fn, "__name__", None) or repr(fn)),
+                _holds(fn, name),
+                what=name,
                 within=seconds(within, "within"),
                 every=seconds(every, "every"),
                 display=display_for(config),
@@ -144,6 +149,24 @@ class Eventually:
             raise
         self._item.stash.setdefault(WAITS, []).append(waited)
         return waited.value  # type: ignore[return-value]
+
+
+class NotYet(AssertionError):
+    """A waited-for condition returned a false value: it does not hold yet."""
+
+
+def _holds(fn: Callable[[], T], name: str) -> Callable[[], T]:
+    """``fn``, raising :class:`NotYet` when it returns a false value other than None."""
+
+    def attempt() -> T:
+        value = fn()
+        # None is what an assert-style condition returns when its asserts pass;
+        # any other false value is the boolean form saying "not yet".
+        if value is not None and not value:
+            raise NotYet(f"{name} returned {value!r}")
+        return value
+
+    return attempt
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ The hosts are testinfra ``Host`` objects from :func:`testinfra.get_hosts`, which
 them per process, so one connection serves every check on a host. ``--hosts`` given
 by hand leaves testinfra's own parametrization alone.
 
-Before the first check on a host runs, the host is probed once per process (``true``)
-within the target's timeout. A host that does not answer fails its checks at once,
-with a message naming it; the other hosts go on.
+Before the first check on a host runs, the host is probed once per process within
+the target's timeout: it must echo back a random nonce, which proves that it runs
+the commands it is sent (a host behind a forced command, such as sshd's
+``ForceCommand /bin/true``, answers every command with nothing and exit code 0).
+A host that does not answer, or does not echo, fails its checks at once, with a
+message naming it; the other hosts go on.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import fnmatch
 import hashlib
 import math
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -27,10 +31,12 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .host_names import KnownHosts, known_hosts, unknown_pattern_error
 from .markers import MarkerError, marker_value
 from .redact import Redactor
 from .targets import Target
@@ -184,43 +190,48 @@ class Fleet:
                 self._verdicts[fleet_host.name] = self._probe(fleet_host)
             problem = self._verdicts[fleet_host.name]
         if problem is not None:
-            pytest.fail(f"host {fleet_host.name} unreachable: {problem}", pytrace=False)
+            pytest.fail(f"host {fleet_host.name} {problem}", pytrace=False)
         return fleet_host.host
 
     def _probe(self, fleet_host: FleetHost) -> str | None:
-        """None if the host answers within the target's timeout, else why not.
+        """None if the host runs what it is sent within the target's timeout, else
+        what is wrong: ``unreachable: WHY`` or ``does not run the commands it is sent: …``.
 
-        paramiko hosts are probed by connecting (the client is then reused), other
-        backends by running ``true`` (which, for ssh, starts the control master).
+        Every backend runs ``echo NONCE`` (for ssh this starts the control master;
+        for paramiko it connects, and the client is kept for the checks), and the
+        answer must be the nonce: exit code 0 alone is what a forced command gives.
         """
-        backend = fleet_host.host.backend
-        if backend.get_connection_type() == "local":
-            return None
+        nonce = f"deployable-probe-{secrets.token_hex(8)}"
         outcome: list[str | None] = []
 
         def run() -> None:
             try:
-                if backend.get_connection_type() == "paramiko":
-                    # Connecting is the probe: the client is kept for the checks.
-                    backend.client  # noqa: B018
-                    outcome.append(None)
-                    return
-                result = fleet_host.host.run("true")
+                result = fleet_host.host.run(f"echo {nonce}")
             except Exception as exc:  # a backend's connection error, of any type
                 detail = getattr(exc.args[0], "stderr", None) if exc.args else None
-                outcome.append(str(detail or exc).strip() or type(exc).__name__)
+                outcome.append("unreachable: "
+                               + (str(detail or exc).strip() or type(exc).__name__))
                 return
-            if result.rc != 0:
-                outcome.append(result.stderr.strip() or f"'true' exited with {result.rc}")
-            else:
+            answer = result.stdout.strip()
+            if answer == nonce and result.rc == 0:
                 outcome.append(None)
+            elif result.rc != 0 and answer != nonce:
+                outcome.append("unreachable: "
+                               + (result.stderr.strip() or f"'echo' exited with {result.rc}"))
+            else:
+                outcome.append(
+                    f"does not run the commands it is sent: 'echo {nonce}' answered "
+                    f"{answer[:80]!r} with exit code {result.rc} (a forced command, such as "
+                    "sshd's ForceCommand or a restricted key's command=?)"
+                )
 
         thread = threading.Thread(target=run, name=f"probe {fleet_host.name}", daemon=True)
         thread.start()
         thread.join(self.target.timeout + _GRACE)
         if not outcome:
             # The thread is left behind; nothing in this process uses the host again.
-            return f"no answer within {self.target.timeout:g} s (the target's timeout)"
+            return (f"unreachable: no answer to 'echo' within {self.target.timeout:g} s "
+                    "(the target's timeout)")
         problem = outcome[0]
         return None if problem is None else self.redactor(" ".join(problem.split()))
 
@@ -282,6 +293,32 @@ def pytest_configure_node(node: Any) -> None:
     control_dir = node.config.stash[_FLEET].control_dir
     if control_dir is not None:
         node.workerinput[_WORKER_CONTROL_DIR] = control_dir
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse an ``only_hosts`` role or host that no target of the file defines."""
+    fleet = config.stash[_FLEET]
+    if fleet.target.source is None:
+        return  # an ad-hoc URL target: no file to know the names from
+    known: KnownHosts | None = None
+    for item in items:
+        try:
+            patterns = marker_value(item, "only_hosts")
+        except MarkerError:
+            continue  # classify() reports it as a usage error
+        if not patterns:
+            continue
+        if known is None:
+            names = [n for h in fleet.hosts for n in (h.name, h.hostname)]
+            known = known_hosts(fleet.target.source, fleet.target.roles, names)
+        for pattern in patterns:
+            if not known.knows(pattern):
+                where = Path(fleet.target.source).name
+                raise pytest.UsageError(
+                    fleet.redactor(unknown_pattern_error(
+                        item.nodeid.partition("[")[0], pattern, known, where))
+                )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -87,6 +87,10 @@ def _cut_connection(response: requests.Response, cut: threading.Event) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+#: Attributes a check may never set on the session: the target and its URL.
+_FIXED = frozenset({"target", "base_url", "_TargetSession__target"})
+
+
 class TargetSession(requests.Session):
     """A ``requests.Session`` bound to one target.
 
@@ -100,6 +104,8 @@ class TargetSession(requests.Session):
     state. The target's headers go only to the target's own origin.
     """
 
+    __target: Target
+
     def __init__(
         self,
         target: Target,
@@ -107,7 +113,7 @@ class TargetSession(requests.Session):
         allow_unsafe: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
-        self.target = target
+        object.__setattr__(self, "_TargetSession__target", target)
         self._allow_unsafe = allow_unsafe
         self._redact = Redactor(target.secrets)
         self.headers.update(target.headers)
@@ -126,6 +132,27 @@ class TargetSession(requests.Session):
         adapter = HTTPAdapter(max_retries=retry)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+
+    @property
+    def target(self) -> Target:
+        """The target every request goes to: fixed for the run, since the verdict names it."""
+        return self.__target
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A check that re-pointed the session (its target, its base URL, or a method
+        # that builds URLs or sends) would send every later check elsewhere while
+        # the verdict still names the run's target.
+        if name in _FIXED or name in _OWN_METHODS:
+            raise AttributeError(
+                f"http.{name} cannot be changed: the http session is bound to target "
+                f"{self.__target.name!r} for the whole run"
+            )
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in _FIXED or name in _OWN_METHODS:
+            raise AttributeError(f"http.{name} cannot be deleted")
+        super().__delattr__(name)
 
     def mount(self, prefix: str | bytes, adapter: BaseAdapter) -> None:
         """Mount ``adapter`` behind the protected-target guard (see :class:`_GuardedAdapter`)."""
@@ -259,3 +286,10 @@ class TargetSession(requests.Session):
         if _origin(response.request.url or "") != _origin(prepared_request.url or ""):
             for name in self.target.headers:
                 prepared_request.headers.pop(name, None)
+
+
+#: Methods of the session a check may not replace on the instance.
+_OWN_METHODS = frozenset(
+    name for name in dir(TargetSession) if callable(getattr(TargetSession, name, None))
+    and not name.startswith("__")
+)

@@ -135,6 +135,12 @@ def add_options(parser: pytest.Parser) -> None:
         "DEPLOYABLE_LEDGER, else [ledger] url in the targets file, else deploy-ledger.db "
         "beside it); a recording failure exits as INCONCLUSIVE.",
     )
+    group.addoption(
+        "--deploy-crash-grace", dest="deployable_crash_grace", metavar="DURATION",
+        type=_duration_option, default=60.0,
+        help="with pytest-xdist, after a worker crashes, stop the run when no check "
+        "finishes for this long (default 60s), so that a stalled scheduler cannot hang it.",
+    )
     parser.addini("deploy_targets_file", "targets file, relative to the rootdir")
     parser.addini("deploy_verdict", "verdict file path (default deploy-verdict.json)")
     parser.addini("deploy_subject", "the artifact's name in the verdict")

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -47,6 +48,7 @@ from .targets import (
 )
 from .version import VERSION_CHECK_ID, VersionCheck
 from .vocabulary import Outcome
+from .watchdog import CrashWatchdog
 
 __all__ = ["_deployable_prometheus", "contract", "db", "deploy_target", "eventually", "http",
            "metrics"]
@@ -54,6 +56,7 @@ __all__ = ["_deployable_prometheus", "contract", "db", "deploy_target", "eventua
 _WORKER_TARGET = "deployable_target"
 _WORKER_BUDGET = "deployable_budget_deadline"
 _WORKER_NAMES = "deployable_target_names"
+_WORKER_USAGE_ERROR = "deployable_usage_error"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -134,6 +137,11 @@ def pytest_configure(config: pytest.Config) -> None:
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
+        if not is_worker(config):
+            config.pluginmanager.register(
+                CrashWatchdog(state, config.option.deployable_crash_grace),
+                "deployable-crash-watchdog",
+            )
     config.hook.pytest_deployable_target_resolved.call_historic(
         kwargs={"config": config, "target": target}
     )
@@ -202,14 +210,8 @@ def pytest_collection_modifyitems(
                     check_only_targets(item, spec.only_targets, state.known_targets,
                                        state.targets_source)
         except MarkerError as exc:
-            message = state.redactor(str(exc))
-            if is_worker(config):
-                # A worker's usage error would crash it; the controller reports it
-                # (exit 4, an INCONCLUSIVE verdict) and the worker runs nothing.
-                config.workeroutput["deployable_usage_error"] = message  # type: ignore[attr-defined]
-                items[:] = []
-                return
-            raise pytest.UsageError(message) from None
+            # On an xdist worker, _XdistHooks hands it to the controller.
+            raise pytest.UsageError(state.redactor(str(exc))) from None
         spec = config.hook.pytest_deployable_check_spec(item=item, spec=spec) or spec
         item.stash[SPEC] = spec
         if spec is None:
@@ -267,12 +269,30 @@ class _XdistHooks:
         if not self.state.expected:
             self.state.expected = list(ids)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        # A worker's usage error (a marker, an only_targets or only_hosts name) would
+        # reach the controller as a crash and an internal error: it goes up in the
+        # worker's output, the worker runs nothing, and the controller reports it
+        # (exit 4, an INCONCLUSIVE verdict).
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            workeroutput = getattr(config, "workeroutput", None)
+            if workeroutput is None:
+                raise
+            workeroutput[_WORKER_USAGE_ERROR] = str(exc)
+            items[:] = []
+            return None
+
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         if error:
             self.state.crashed_workers.append(str(node.gateway.id))
         output = getattr(node, "workeroutput", {})
-        if output.get("deployable_usage_error") and self.state.usage_error is None:
-            self.state.usage_error = str(output["deployable_usage_error"])
+        if output.get(_WORKER_USAGE_ERROR) and self.state.usage_error is None:
+            self.state.usage_error = str(output[_WORKER_USAGE_ERROR])
         for nodeid, facts in output.get("deployable_facts", {}).items():
             self.state.recorder.classify(nodeid, CheckFacts.from_dict(facts))
         # Every worker collects the same suite, so each one deselects the same checks.

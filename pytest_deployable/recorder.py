@@ -83,6 +83,7 @@ class _Record:
     """The check's Prometheus evaluations (``metrics`` fixture), as the verdict file holds them."""
     inconclusive: str | None = None
     """Why the check's failure says nothing about the release (Prometheus unreachable)."""
+    evidence: dict[str, Any] | None = None
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
@@ -174,6 +175,8 @@ class Recorder:
             inconclusive = meta.get("inconclusive")
             if isinstance(inconclusive, str) and report.failed:
                 record.inconclusive = inconclusive
+            if isinstance(meta.get("evidence"), dict):
+                record.evidence = meta["evidence"]
             waits = meta.get("waits")
             if waits:
                 record.waits.extend(
@@ -232,6 +235,7 @@ class Recorder:
                     host=record.host,
                     metrics=tuple(record.metrics),
                     inconclusive=record.inconclusive if outcome is Outcome.ERROR else None,
+                    evidence=record.evidence,
                 )
             )
         return results

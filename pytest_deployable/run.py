@@ -30,8 +30,8 @@ from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
 from .soak import run_soak
-from .state import FACTS, SPEC, TRIES, DeployState, is_worker
-from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Verdict, decide
+from .state import EVIDENCE, FACTS, SPEC, TRIES, DeployState, is_worker
+from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Soak, Verdict, decide
 from .vocabulary import BROKEN
 from .waiting import WaitTimeout, poll
 
@@ -240,6 +240,9 @@ class DeployRun:
                     [waited.what, waited.attempts, round(waited.elapsed * 1000)]
                     for waited in waits
                 ]
+            evidence = item.stash.get(EVIDENCE, None)
+            if evidence is not None:
+                meta["evidence"] = evidence
         setattr(report, META_ATTRIBUTE, meta)
         redact_report(report, self.state.redactor)
         return report
@@ -315,8 +318,13 @@ class DeployRun:
                 every=self.config.option.deployable_soak_every,
                 failure_limit=self.config.option.deployable_soak_failure_limit,
                 say=reporter.write_line if reporter is not None else lambda text: None,
+                record=self._record_soak,
             )
         return result
+
+    def _record_soak(self, soak: Soak) -> None:
+        # Kept as it grows, so an interrupt during the soak keeps the rounds seen.
+        self.state.soak = soak
 
     def _first_pass_clean(self, session: pytest.Session) -> bool:
         checks = self.state.recorder.results(self.state.expected)

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
+__all__ = ["EVIDENCE", "FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -61,6 +62,13 @@ class DeployState:
     verdict_written: bool = False
     statement: dict[str, object] | None = None
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # The target is set once, when the run starts: a check that replaced it
+        # would make the verdict name a target other than the one checked.
+        if name == "target" and self.__dict__.get("target") is not None:
+            raise AttributeError("the deploy target of a run cannot be changed once it started")
+        super().__setattr__(name, value)
+
     def stop_at(self) -> float | None:
         """The budget's end on this process's monotonic clock, to cap every wait."""
         if self.budget_deadline is None:
@@ -79,6 +87,9 @@ SPEC = pytest.StashKey[CheckSpec | None]()
 FACTS = pytest.StashKey[CheckFacts]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
+#: What a check saw that the verdict keeps beside its outcome (the version check's
+#: answers), carried on its report as ``evidence``.
+EVIDENCE = pytest.StashKey[dict[str, Any]]()
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -309,10 +309,13 @@ def _soak_lines(data: Mapping[str, Any]) -> list[str]:
         f"(limit {soak.get('failureLimit')})"
     ]
     for round_ in rounds:
-        failed = round_.get("failed") or []
-        if failed:
-            lines.append(_clip(
-                f"  round {round_.get('round')}: failed {', '.join(map(str, failed))}", _WIDTH))
+        for key in ("failed", "skipped"):
+            ids = round_.get(key) or []
+            if ids:
+                lines.append(_clip(
+                    f"  round {round_.get('round')}: {key} {', '.join(map(str, ids))}", _WIDTH))
+    if soak.get("finished") is False:
+        lines.append("  interrupted before its duration ended")
     return lines
 
 

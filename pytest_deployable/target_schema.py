@@ -42,6 +42,8 @@ KEYS: dict[str, str] = {
     "public_env": "a list of environment variable names whose values are not secrets",
     "version_url": "a string: a URL, or a path on base_url, that reports the running version",
     "version_field": "a string: a dotted path into the version URL's JSON, such as build.version",
+    "version_samples": "a whole number from 1 to 100: how many answers in a row must report "
+    "the version",
     "roles": "a table of role names, each a list of strings (testinfra host specs)",
     "openapi": "a string: the OpenAPI contract (a file relative to this file, an http(s) URL, "
     "or a path on the target such as /openapi.json)",
@@ -80,6 +82,14 @@ def check_table(where: str, table: Mapping[str, Any]) -> None:
             )
         if key == "contract" and isinstance(value, dict):
             _check_contract_table(f"{where}.contract", value)
+        elif key == "roles" and isinstance(value, dict) and [] in value.values():
+            empty = next(role for role, specs in value.items() if specs == [])
+            # A role that holds no host would make its only_hosts checks
+            # "not applicable" without anyone having said so.
+            raise TargetError(
+                f"{where}.roles.{empty} is empty: list its hosts, or leave the role out "
+                "where a target has none"
+            )
         elif not _value_fits(key, value):
             raise TargetError(f"{where}.{key} must be {KEYS[key]}, not {value!r}")
     if not (table.get("base_url") or table.get("hosts") or table.get("roles")
@@ -136,6 +146,8 @@ def _value_fits(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if key == "protected":
         return isinstance(value, bool)
+    if key == "version_samples":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
     if key in ("version_url", "version_field"):
         return isinstance(value, str) and bool(value)
     if key == "roles":

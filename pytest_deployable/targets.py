@@ -59,6 +59,9 @@ __all__ = [
 TARGETS_FILE_NAME = "deploy-targets.toml"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
+#: Answers in a row that must report the version: enough to meet every replica
+#: behind a round-robin of a handful, and one more.
+DEFAULT_VERSION_SAMPLES = 5
 #: The largest answer the http session reads into memory, by default (64 MiB).
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
@@ -90,6 +93,8 @@ class Target:
     """Where the target reports its running version (absolute, or a path on base_url)."""
     version_field: str | None = None
     """A dotted path into the version URL's JSON; None reads the body as plain text."""
+    version_samples: int = DEFAULT_VERSION_SAMPLES
+    """How many answers in a row must report the version before it counts as rolled out."""
     roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Role name to the host specs that have it; ``only_hosts`` markers select by role."""
 
@@ -143,6 +148,7 @@ class Target:
             "secrets": sorted(self.secrets),
             "version_url": self.version_url,
             "version_field": self.version_field,
+            "version_samples": self.version_samples,
             "roles": {role: list(specs) for role, specs in self.roles.items()},
             "openapi": self.openapi,
             "contract": dict(self.contract),
@@ -175,6 +181,7 @@ class Target:
             secrets=frozenset(data["secrets"]),
             version_url=data.get("version_url"),
             version_field=data.get("version_field"),
+            version_samples=int(data.get("version_samples", DEFAULT_VERSION_SAMPLES)),
             roles=MappingProxyType(
                 {role: tuple(specs) for role, specs in data.get("roles", {}).items()}
             ),
@@ -517,6 +524,7 @@ def _resolve_target(
         if "version_url" in table
         else None,
         version_field=table.get("version_field"),
+        version_samples=table.get("version_samples", DEFAULT_VERSION_SAMPLES),
         roles=MappingProxyType(roles),
         openapi=openapi,
         contract=MappingProxyType(contract),

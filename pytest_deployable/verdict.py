@@ -58,6 +58,8 @@ class CheckResult:
     inconclusive: str | None = None
     """Why this errored check says nothing about the release: its evidence source
     (Prometheus) could not be asked. Such an error makes the run INCONCLUSIVE."""
+    evidence: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What the check saw beside its outcome (the version check: its answers), or None."""
 
     @property
     def check(self) -> str:
@@ -93,6 +95,13 @@ class SoakRound:
     started_on: str
     passed: int
     failed: tuple[str, ...] = ()
+    """Blocking checks that failed or errored in this round."""
+    skipped: tuple[str, ...] = ()
+    """Blocking checks skipped (or xfailed) in this round: they proved nothing."""
+    warned: tuple[str, ...] = ()
+    """Advisory checks that failed in this round."""
+    interrupted: bool = False
+    """The run was interrupted during this round: it holds the checks that had ended."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +112,33 @@ class Soak:
     every_s: float
     failure_limit: int
     rounds: tuple[SoakRound, ...] = ()
+    checks: int | None = None
+    """How many post_deploy checks each round repeats (None: not recorded)."""
+    finished: bool = True
+    """False when the run was interrupted before the soak's duration ended."""
 
     @property
     def failures(self) -> int:
         """Rounds in which a blocking post_deploy check failed."""
         return sum(1 for round_ in self.rounds if round_.failed)
+
+    def warnings(self) -> list[str]:
+        """Why the soak's rounds warn though none failed beyond the limit: the
+        outcome rules of the first pass, applied to every round."""
+        reasons = []
+        if self.checks == 0:
+            reasons.append("soak: no post_deploy check to repeat, so no round checked anything")
+        for attribute, what in (("skipped", "blocking checks skipped"),
+                                ("warned", "advisory checks failed")):
+            rounds = [r for r in self.rounds if getattr(r, attribute)]
+            if rounds:
+                ids = sorted({check for r in rounds for check in getattr(r, attribute)})
+                shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                reasons.append(
+                    f"soak: {what} in {_plural(len(rounds), 'round')} of "
+                    f"{len(self.rounds)}: {shown}"
+                )
+        return reasons
 
 
 @dataclass(frozen=True)
@@ -230,8 +261,10 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
        A soak whose failed rounds exceed its limit is NOT_DEPLOYABLE too.
     3. An advisory check failed, a blocking check passed only on a rerun, a
        blocking check was skipped or refused, a soak had failed rounds within
-       its limit, or the run was partial (checks deselected, modules skipped at
-       collection, ``--lf``, node-id arguments): DEPLOYABLE_WITH_WARNINGS.
+       its limit, a soak round in which a blocking check was skipped or an
+       advisory one failed (the first pass's rules, in every round), or the run
+       was partial (checks deselected, modules skipped at collection, ``--lf``,
+       node-id arguments): DEPLOYABLE_WITH_WARNINGS.
     4. Otherwise every blocking check ran and passed: DEPLOYABLE.
     """
     checks = tuple(checks)
@@ -307,6 +340,8 @@ def decide(checks: Iterable[CheckResult], facts: RunFacts | None = None) -> Verd
         )
     if soak is not None and 0 < soak.failures <= soak.failure_limit:
         warnings.append(_soak_reason(soak))
+    if soak is not None:
+        warnings.extend(soak.warnings())
     partial = facts.selection.partial_reason if facts.selection is not None else None
     if partial is not None:
         warnings.append(partial)

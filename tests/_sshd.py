@@ -16,7 +16,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +76,14 @@ _LISTEN_LIMIT = 16
 
 
 @contextmanager
-def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",)) -> Iterator[SshServer]:
+def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",),
+         force_commands: Mapping[str, str] | None = None) -> Iterator[SshServer]:
     """Run ``/usr/sbin/sshd -D -e -f CFG`` on ``addresses`` until the context ends.
 
     Every address gets the same port, host key and authorized key; one sshd
     process serves up to 16 addresses, so a larger fleet runs several.
+    ``force_commands`` maps an address to a ``ForceCommand`` that sshd runs there
+    instead of whatever a client asks for (as a restricted deploy key does).
     """
     directory.mkdir(parents=True, exist_ok=True)
     _keygen(directory / "host_key")
@@ -115,6 +118,9 @@ def sshd(directory: Path, addresses: Sequence[str] = ("127.0.0.1",)) -> Iterator
                 # A home of its own: the user's shell profile (pyenv and the like) would
                 # cost every command a fifth of a second and make timings machine-bound.
                 f"SetEnv HOME={directory}\n"
+                + "".join(f"Match LocalAddress {address}\n  ForceCommand {command}\n"
+                          for address, command in (force_commands or {}).items()
+                          if address in group)
             )
             log = directory / f"sshd.{index}.log"
             with log.open("wb") as handle:

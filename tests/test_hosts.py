@@ -159,9 +159,12 @@ def test_connections_are_reused_across_checks_and_modules(
 
 
 def test_roles_and_only_hosts_choose_the_hosts_of_a_check(pytester: pytest.Pytester) -> None:
-    # Three distinct local hosts: testinfra keys local:// by its options.
-    web1, web2, db = "local://?sudo_user=web1", "local://?sudo_user=web2", "local://"
+    # Three distinct local hosts: testinfra keys local:// by its spec and options.
+    web1, web2, db = "local://?controlpersist=1", "local://?controlpersist=2", "local://"
     targets(pytester, [], roles={"web": [web1, web2], "db": [db]})
+    # Another target defines the roles this one lacks (only_hosts names must exist).
+    with pytester.path.joinpath("deploy-targets.toml").open("a") as handle:
+        handle.write('[targets.other.roles]\ncache = ["local://"]\nqueue = ["local://"]\n')
     pytester.makepyfile(test_roles="""
         import pytest
 
