@@ -105,11 +105,6 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="DEPLOYABLE_WITH_WARNINGS does not pass"
     )
     gate.add_argument(
-        "--allow-partial", action="store_true",
-        help="accept a verdict of a partial run (checks deselected or skipped at collection, "
-        "--lf, node-id arguments); without it such a verdict exits 7",
-    )
-    gate.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",

@@ -63,7 +63,9 @@ def add_trust_options(gate: argparse.ArgumentParser) -> None:
     )
     gate.add_argument(
         "--allow-partial", action="store_true",
-        help="accept a verdict of a partial run (unless the policy says allow_partial = false)",
+        help="accept a verdict of a partial run (checks deselected or skipped at collection, "
+        "--lf, node-id arguments); without it such a verdict exits 7, and a policy's "
+        "allow_partial = false cannot be overruled",
     )
     gate.add_argument(
         "--emit-vsa", metavar="FILE", type=Path,
