@@ -195,7 +195,6 @@ class Demo:
                     f"saw {len(posts)} POSTs")
         self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
                 f"check created an item ({len(posts)} POST in the shop's request log)")
-        good = verdict
 
         self.step(3, f"ask the gate whether {GOOD_VERSION} may ship (signature and policy)")
         code = self.gate(good_verdict, "local", GOOD_VERSION)
@@ -245,20 +244,10 @@ class Demo:
         shop.stop()
         self.step(8, "ask the ledger whether each build may go to local-prod")
         code = self.can_i_deploy(GOOD_VERSION)
-        # A verdict counts as evidence only when it records a complete selection of
-        # checks; verdict files that do not say so are partial, and the answer is no.
-        complete = (good.get("selection") or {}).get("complete") is True
-        if complete:
-            self.expect(code == 0, f"expected can-i-deploy to say yes (exit 0) for "
-                                   f"{GOOD_VERSION}, got exit {code}")
-            self.ok(f"yes for {GOOD_VERSION}: its latest verdict on local is complete and "
-                    "DEPLOYABLE (exit 0)")
-        else:
-            self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
-                                   f"{GOOD_VERSION}, whose verdict does not record a complete "
-                                   f"run, got exit {code}")
-            self.ok(f"no for {GOOD_VERSION}: its verdict file does not record that the run "
-                    "was complete, and a partial verdict is not evidence (exit 1)")
+        self.expect(code == 0, f"expected can-i-deploy to say yes (exit 0) for {GOOD_VERSION}, "
+                               f"got exit {code}")
+        self.ok(f"yes for {GOOD_VERSION}: its latest verdict on local is complete and "
+                "DEPLOYABLE (exit 0)")
         code = self.can_i_deploy(BROKEN_VERSION)
         self.expect(code == 1, f"expected can-i-deploy to say no (exit 1) for "
                                f"{BROKEN_VERSION}, got exit {code}")
@@ -534,12 +523,6 @@ class Demo:
         args = [sys.executable, "-m", "pytest_deployable", "gate", _rel(verdict),
                 "--target", target, "--version", version,
                 "--key", f"{_rel(self.key_prefix)}.pub", "--policy", _rel(self.policy)]
-        if self.statement(verdict).get("selection", {}).get("complete") is not True:
-            # A verdict that does not record how its checks were selected is not known
-            # to be complete; this build of the plugin does not record it yet.
-            self.ok("(this verdict records no complete selection: the gate is told "
-                    "--allow-partial)")
-            args.append("--allow-partial")
         return self.command(args, GATE_TIMEOUT)
 
     def command(self, args: list[str], timeout: float, **env: str) -> int:

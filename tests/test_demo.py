@@ -141,7 +141,7 @@ def test_demo_records_its_runs_and_asks_can_i_deploy(
     assert "ledger: recorded as verdict #2 in sqlite:///" in out
     assert "python -m pytest_deployable can-i-deploy --version 1.4.2 --to local-prod" in out
     lines = out.splitlines()
-    assert any(line.startswith(("  -> yes for 1.4.2", "  -> no for 1.4.2: its verdict file "
-                                "does not record")) for line in lines)
+    assert ("  -> yes for 1.4.2: its latest verdict on local is complete and DEPLOYABLE "
+            "(exit 0)") in lines
     assert "  -> no for 1.5.0: its latest verdict on local is NOT_DEPLOYABLE (exit 1)" in lines
     assert "   | no: 1.5.0 may not go to local-prod" in lines
