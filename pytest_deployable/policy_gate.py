@@ -183,8 +183,11 @@ def run_gate(
     # One decision on partial runs, for the policy's rule and for any other
     # reader of ``selection.complete``: the policy's allow_partial, else the flag.
     allowed, rule = partial_allowed(allow_partial, policy)
+    # Under a policy, its allow_partial rule refuses a partial run (naming the rule);
+    # without one, the gate's own check does.
     result = evaluate(statement, target=target, version=version, max_age=max_age,
-                      strict=strict, now=now, source=source, allow_partial=allowed)
+                      strict=strict, now=now, source=source,
+                      allow_partial=allowed or policy is not None)
     if result.ok and policy is not None:
         broken = violation(statement, policy, allow_partial=allowed, partial_rule=rule, now=now)
         if broken is not None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_deployable.attestation import RunInfo, to_statement
+from pytest_deployable.selection import Selection
 from pytest_deployable.targets import Target
-from pytest_deployable.verdict import CheckResult, Outcome, decide
+from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
 #: The checks that make each verdict.
 _CHECKS = {
@@ -34,13 +35,14 @@ def make_statement(target: str, version: str | None, verdict: str = "DEPLOYABLE"
     info = RunInfo("shop-api", Target(target, "https://shop.example"),
                    end - timedelta(seconds=30 + run), end, version,
                    "0123456789abcdef0123456789abcdef01234567")
-    result = to_statement(decide(checks), info)
-    assert result["predicate"]["deployability"]["verdict"] == verdict
-    if complete is not None:
-        result["predicate"]["deployability"]["selection"] = {
-            "complete": complete, "deselected": [] if complete else ["tests/x.py::t"],
-            "skippedAtCollection": [], "keyword": None if complete else "health",
-            "markers": None, "lastFailed": False, "args": []}
+    # The selection record as the run writes it (SPEC §10): a partial run left a
+    # check out with -k, which makes a passing verdict DEPLOYABLE_WITH_WARNINGS.
+    chosen = None if complete is None else Selection() if complete else Selection(
+        deselected=("tests/x.py::t",), keyword="health")
+    result = to_statement(decide(checks, RunFacts(selection=chosen)), info)
+    expected = ("DEPLOYABLE_WITH_WARNINGS" if complete is False and verdict == "DEPLOYABLE"
+                else verdict)
+    assert result["predicate"]["deployability"]["verdict"] == expected
     return result
 
 

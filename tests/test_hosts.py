@@ -258,12 +258,16 @@ def test_an_unreachable_host_fails_its_checks_fast_and_the_others_still_report(
 
             def test_two(host):
                 assert host.run("true").rc == 0
+
+            def test_three(host):
+                assert host.run("true").rc == 0
         """)
         result = pytester.runpytest_subprocess("--deploy-target=fleet", "-p", "no:cacheprovider")
         # One probe of the silent host (one timeout, not one per check): counted in
         # connections, not seconds, so a loaded machine cannot fail or pass it by its clock.
+        # (paramiko's connect may open a second socket for the one probe.)
         connections = len(silent._held)
-    assert connections == 1, connections
+    assert 1 <= connections < 3, connections
     assert result.ret == 1, result.stdout.str()
     ext = deployability(pytester)
     port = ssh_server.port
@@ -277,12 +281,13 @@ def test_an_unreachable_host_fails_its_checks_fast_and_the_others_still_report(
     assert ext["reasons"] == [
         f"blocking check test_fleet.py::test_one failed on 2 of 3 hosts: {dead[0]}, {dead[1]}",
         f"blocking check test_fleet.py::test_two failed on 2 of 3 hosts: {dead[0]}, {dead[1]}",
+        f"blocking check test_fleet.py::test_three failed on 2 of 3 hosts: {dead[0]}, {dead[1]}",
     ]
     result.stdout.fnmatch_lines([
         "hosts     2 of 3 with failed checks",
-        f"  {dead[0]}*2 errors",
-        f"  {dead[1]}*2 errors",
-        f"  {scheme}://127.0.0.1:{port}*2 passed",
+        f"  {dead[0]}*3 errors",
+        f"  {dead[1]}*3 errors",
+        f"  {scheme}://127.0.0.1:{port}*3 passed",
     ])
 
 

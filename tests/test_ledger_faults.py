@@ -114,11 +114,12 @@ def test_the_targets_file_names_the_ledger_with_a_secret(
     assert code == 0
     assert postgres.password not in out
     assert f"/{database}" in out
-    monkeypatch.setenv("LEDGER_PASSWORD", "wrong-password-1")
+    # Not a word of ordinary text: any 6-character piece of a secret is masked (SPEC §3).
+    monkeypatch.setenv("LEDGER_PASSWORD", "Zq7-wR0ng-kX9")
     code, _, err = deployable(capsys, "history")
     assert code == 3
     assert "password authentication failed" in one_line(err)
-    assert "wrong-password-1" not in err
+    assert "wR0ng" not in err
 
 
 def test_ledger_table_and_promotion_keys_are_checked(project: Path,

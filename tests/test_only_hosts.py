@@ -64,7 +64,9 @@ def test_a_name_no_target_defines_is_a_usage_error(
     assert len(errors) == 1, result.stderr.str()
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
     result.stderr.fnmatch_lines([f"ERROR: test_roles.py::test_chosen: @pytest.mark.{message}"])
-    assert not (pytester.path / "deploy-verdict.json").exists()
+    # The run had started (SPEC §10's placeholder), so what stands is INCONCLUSIVE, never a pass.
+    verdict = json.loads((pytester.path / "deploy-verdict.json").read_text())
+    assert verdict["predicate"]["deployability"]["verdict"] == "INCONCLUSIVE"
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

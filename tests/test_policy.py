@@ -15,8 +15,9 @@ from pytest_deployable.attestation import RunInfo, dump, to_statement, write_ato
 from pytest_deployable.envelope import seal
 from pytest_deployable.keys import load_private_key
 from pytest_deployable.policy import PolicyError, load_policy, partial_allowed
+from pytest_deployable.selection import Selection
 from pytest_deployable.targets import Target
-from pytest_deployable.verdict import CheckResult, Outcome, decide
+from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
 PRODUCTION = Target("production", "https://shop.example", protected=True)
 
@@ -35,12 +36,12 @@ def statement(checks: list[CheckResult] = PASSING, *, complete: bool | None = Tr
     finished = datetime.now(timezone.utc) - age
     info = RunInfo("shop-api", PRODUCTION, finished - timedelta(seconds=30), finished, "1.4.2",
                    "0123456789abcdef0123456789abcdef01234567")
-    data = to_statement(decide(checks), info)
-    if complete is not None:
-        # The record pytest-deployable writes (SPEC §10); built by hand until the run writes it.
-        data["predicate"]["deployability"]["selection"] = {
-            "complete": complete, "deselected": [], "skippedAtCollection": [],
-            "keyword": None, "markers": None, "lastFailed": False, "args": []}
+    # The record the run writes (SPEC §10): a partial run left a check out with -k.
+    chosen = Selection() if complete else Selection(
+        deselected=("tests/deploy/test_smoke.py::test_login",), keyword="not login")
+    data = to_statement(decide(checks, RunFacts(selection=chosen)), info)
+    if complete is None:
+        del data["predicate"]["deployability"]["selection"]
     return data
 
 

@@ -23,8 +23,9 @@ from pytest_deployable.attestation import RunInfo, dump, to_statement, write_ato
 from pytest_deployable.envelope import PAYLOAD_TYPE, pae, read_document, seal
 from pytest_deployable.gate import VerdictFileError
 from pytest_deployable.keys import KeyFileError, load_private_key, load_public_key
+from pytest_deployable.selection import Selection
 from pytest_deployable.targets import Target
-from pytest_deployable.verdict import CheckResult, Outcome, decide
+from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
 STAGING = Target("staging", "https://staging.shop.example")
 PASSING = [CheckResult(f"tests/deploy/test_smoke.py::{name}", "smoke", True, Outcome.PASSED)
@@ -37,7 +38,7 @@ def statement(checks: list[CheckResult] = PASSING) -> dict[str, Any]:
     finished = datetime.now(timezone.utc) - timedelta(seconds=30)
     info = RunInfo("shop-api", STAGING, finished - timedelta(seconds=30), finished, "1.4.2",
                    "0123456789abcdef0123456789abcdef01234567")
-    return to_statement(decide(checks), info)
+    return to_statement(decide(checks, RunFacts(selection=Selection())), info)
 
 
 @pytest.fixture
