@@ -107,6 +107,28 @@ def connect(url: LedgerURL, *, write: bool) -> Engine:
     return engine
 
 
+def _wal(cursor: Any) -> None:
+    """Turn the file to WAL mode, waiting for other connections as a write would.
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database
+    is locked" at once, without its busy timeout, while another process has it open
+    (16 pipelines creating one ledger at the same moment): ask again until the timeout.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_TIMEOUT
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_events(engine: Engine, write: bool) -> None:
     # pysqlite's own transaction handling issues BEGIN late and never IMMEDIATE;
     # SQLAlchemy's documented recipe hands BEGIN to us instead.
@@ -116,8 +138,8 @@ def _sqlite_events(engine: Engine, write: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
-            if write and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")
+            if write:
+                _wal(cursor)
         finally:
             cursor.close()
 
