@@ -68,14 +68,28 @@ def test_deployments_without_commit_times_are_left_out_of_the_lead_time_only() -
     assert lead["medianSeconds"] == ((3 * D).total_seconds() + (D + 2 * H).total_seconds()) / 2
 
 
-def test_a_failure_never_recovered_is_counted_and_keeps_recovery_off_elite() -> None:
+def test_a_failure_never_recovered_is_counted_and_judged_low() -> None:
     result = metrics([dep("a", T0), dep("b", T0 + H, status="failed"),
                       dep("c", T0 + 2 * H, status="failed")], until=T0 + 3 * D)
     assert result["changeFailureRate"] == pytest.approx(2 / 3)
     assert result["failedDeploymentRecoveryTime"] == {"medianSeconds": None, "recovered": 0,
                                                       "unrecovered": 2}
-    # open for about three days at the end of the window: not elite, not high
-    assert result["performance"]["levels"]["failedDeploymentRecoveryTime"] == "medium"
+    # How long they will take is not known: the level is judged as if never.
+    assert result["performance"]["levels"]["failedDeploymentRecoveryTime"] == "low"
+
+
+def test_an_unrecovered_failure_counts_as_the_longest_recovery() -> None:
+    rows = [dep("a", T0, status="failed"), dep("b", T0 + H / 6),
+            dep("c", T0 + H, status="failed"), dep("d", T0 + H + H / 6),
+            dep("e", T0 + 2 * H, status="failed")]
+    # Two of three recovered in ten minutes: the median of (10m, 10m, never) is 10m.
+    result = metrics(rows, until=T0 + 2 * H + 60 * timedelta(seconds=1))
+    assert result["failedDeploymentRecoveryTime"] == {"medianSeconds": 600, "recovered": 2,
+                                                      "unrecovered": 1}
+    assert result["performance"]["levels"]["failedDeploymentRecoveryTime"] == "elite"
+    # One of two: the median of (10m, never) is never.
+    fewer = metrics(rows[2:], until=T0 + 2 * H + 60 * timedelta(seconds=1))
+    assert fewer["performance"]["levels"]["failedDeploymentRecoveryTime"] == "low"
 
 
 def test_a_succeeded_deployment_is_failed_only_by_an_explicit_remediation() -> None:

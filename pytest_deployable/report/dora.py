@@ -18,6 +18,7 @@ no level for rework rate, so its level is ``None``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -138,11 +139,10 @@ class DoraMetrics:
 
     @property
     def recovery_time_for_level(self) -> float | None:
-        """The recovery median with each unrecovered failure counted as open until the end of
-        the window (at least): a failure never fixed cannot leave the level at elite."""
-        times = [r.seconds if r.seconds is not None
-                 else max(0.0, (self.until - r.failed.deployed_at).total_seconds())
-                 for r in self.recoveries]
+        """The recovery median the level is judged on: an unrecovered failure counts as the
+        longest recovery of all (infinite), since how long it will take is not known; so a
+        failure never fixed cannot leave the level at elite."""
+        times = [math.inf if r.seconds is None else r.seconds for r in self.recoveries]
         return statistics.median(times) if times else None
 
     @property
