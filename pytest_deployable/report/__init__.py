@@ -16,19 +16,6 @@ if TYPE_CHECKING:
 __all__ = ["render_report"]
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "\u2013"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-def _percent(rate: float | None) -> str:
-    return "\u2013" if rate is None else f"{rate * 100:.1f}%"
-
-
 def _when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -43,7 +30,7 @@ def render_report(ledger: Ledger, *, now: datetime | None = None,
     """
     import jinja2
 
-    from .charts import HEIGHT, WIDTH
+    from .charts import HEIGHT, WIDTH, duration_text, percent_text
     from .page import gather
 
     page = gather(ledger, now=now or datetime.now(timezone.utc), since=since)
@@ -52,6 +39,6 @@ def render_report(ledger: Ledger, *, now: datetime | None = None,
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(duration=_duration, percent=_percent, when=_when)
+    environment.filters.update(duration=duration_text, percent=percent_text, when=_when)
     context: dict[str, Any] = {"page": page, "width": WIDTH, "height": HEIGHT}
     return environment.get_template("index.html.j2").render(context)

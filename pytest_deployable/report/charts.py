@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from .dora import DoraMetrics
 
-__all__ = ["HEIGHT", "WIDTH", "Chart", "Point", "charts"]
+__all__ = ["HEIGHT", "WIDTH", "Chart", "Point", "charts", "duration_text", "percent_text"]
 
-WIDTH = 360
+WIDTH = 330
 HEIGHT = 170
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 12, 28
 
@@ -65,19 +65,30 @@ def _y(value: float, top: float) -> float:
     return HEIGHT - _BOTTOM - (value / top if top else 0.0) * (HEIGHT - _TOP - _BOTTOM)
 
 
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} d"
+def duration_text(seconds: float | None) -> str:
+    """A length of time as a person reads it: ``45 s``, ``12.5 m``, ``3.0 h``, ``2.5 d``."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def percent_text(rate: float | None) -> str:
+    """A rate as a percentage, ``-`` without one."""
+    return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
 def _events(key: str, title: str, metrics: DoraMetrics,
             events: Sequence[tuple[datetime, float, str]]) -> Chart:
     top = max((seconds for _, seconds, _ in events), default=0.0)
     points = tuple(Point(_x(at, metrics.since, metrics.until), _y(seconds, top),
-                         f"{label}: {_hours(seconds)}") for at, seconds, label in events)
+                         f"{label}: {duration_text(seconds)}") for at, seconds, label in events)
     description = (f"{len(points)} point{'s' * (len(points) != 1)}, one per "
                    f"{'deployment' if key == 'lead' else 'recovered failure'}; the highest is "
-                   f"{_hours(top)}" if points else "nothing to draw in this window")
-    return Chart(key, title, description, points, _hours(top) if points else "",
+                   f"{duration_text(top)}" if points else "nothing to draw in this window")
+    return Chart(key, title, description, points, duration_text(top) if points else "",
                  f"{metrics.since:%Y-%m-%d}", f"{metrics.until:%Y-%m-%d}", line=False)
 
 

@@ -96,21 +96,10 @@ def _level(name: str | None) -> str:
     return f"  ({name})" if name else ""
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate * 100:.1f}%"
-
-
 def text_lines(document: dict[str, Any]) -> list[str]:
     """The metrics as the table a person reads."""
+    from .charts import duration_text, percent_text
+
     levels = document["performance"]["levels"]
     lead = document["leadTimeForChanges"]
     recovery = document["failedDeploymentRecoveryTime"]
@@ -120,13 +109,13 @@ def text_lines(document: dict[str, Any]) -> list[str]:
         ("deployment frequency", f"{frequency['perDay']:.2f}/day on "
          f"{frequency['deploymentDays']} day{'s' * (frequency['deploymentDays'] != 1)}",
          _level(levels["deploymentFrequency"])),
-        ("lead time for changes", f"{_duration(lead['medianSeconds'])} median of "
+        ("lead time for changes", f"{duration_text(lead['medianSeconds'])} median of "
          f"{lead['deployments']}", _level(levels["leadTimeForChanges"])),
-        ("change failure rate", f"{_percent(document['changeFailureRate'])} "
+        ("change failure rate", f"{percent_text(document['changeFailureRate'])} "
          f"({document['failedDeployments']} failed)", _level(levels["changeFailureRate"])),
-        ("failed deployment recovery time", f"{_duration(recovery['medianSeconds'])} median, "
+        ("failed deployment recovery time", f"{duration_text(recovery['medianSeconds'])} median, "
          f"{recovery['unrecovered']} unrecovered", _level(levels["failedDeploymentRecoveryTime"])),
-        ("rework rate", f"{_percent(document['reworkRate'])} "
+        ("rework rate", f"{percent_text(document['reworkRate'])} "
          f"({document['reworkDeployments']} remediating)", ""),
     ]
     width = max(len(name) for name, _, _ in rows)
