@@ -210,3 +210,32 @@ def test_a_failed_report_leaves_the_old_page(capsys: pytest.CaptureFixture[str],
     assert "no ledger at" in err
     assert (site / "index.html").read_text() == "old page"
     assert os.listdir(site) == ["index.html"]
+
+
+def test_an_empty_ledger_makes_a_page_that_says_so(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["ledger", "upgrade", "--ledger", url]) == 0
+    code, _, err = run(capsys, "report", "-o", str(tmp_path / "site"), "--ledger", url)
+    assert code == 0, err
+    text = "".join(parse(tmp_path / "site" / "index.html").text)
+    assert "Nothing is recorded in this ledger yet." in text
+    assert "No verdict is recorded yet." in text
+    assert "No deployment is recorded in the window." in text
+
+
+def test_render_report_is_the_page_of_an_open_ledger(tmp_path: Path) -> None:
+    from pytest_deployable.ledger.store import Ledger
+    from pytest_deployable.ledger.urls import resolve
+    from pytest_deployable.report import render_report
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    fill(tmp_path, url)
+    ledger = Ledger.open(resolve(url, targets_file=None, cwd=tmp_path), write=False)
+    try:
+        page = render_report(ledger)
+    finally:
+        ledger.close()
+    assert page.startswith("<!DOCTYPE html>")
+    assert EVIL not in page  # escaped, never raw
+    assert EVIL.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;") in page
