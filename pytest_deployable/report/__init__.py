@@ -7,10 +7,13 @@ Jinja2 (the ``report`` extra) is imported only when a page is rendered.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..ledger.store import Ledger
 
 __all__ = ["render_report"]
@@ -18,6 +21,22 @@ __all__ = ["render_report"]
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page's compiled template: compiled once per process (``serve`` renders it often)."""
+    import jinja2
+
+    from .charts import duration_text, percent_text
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("pytest_deployable.report", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(duration=duration_text, percent=percent_text, when=_when)
+    return environment.get_template("index.html.j2")
 
 
 def render_report(ledger: Ledger, *, now: datetime | None = None,
@@ -28,17 +47,9 @@ def render_report(ledger: Ledger, *, now: datetime | None = None,
     Raises the ledger's ``LedgerError`` when it cannot be read, and ``ImportError``
     without Jinja2.
     """
-    import jinja2
-
-    from .charts import HEIGHT, WIDTH, duration_text, percent_text
+    from .charts import HEIGHT, WIDTH
     from .page import gather
 
     page = gather(ledger, now=now or datetime.now(timezone.utc), since=since)
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("pytest_deployable.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters.update(duration=duration_text, percent=percent_text, when=_when)
     context: dict[str, Any] = {"page": page, "width": WIDTH, "height": HEIGHT}
-    return environment.get_template("index.html.j2").render(context)
+    return _template().render(context)
