@@ -239,3 +239,13 @@ def test_render_report_is_the_page_of_an_open_ledger(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert EVIL not in page  # escaped, never raw
     assert EVIL.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;") in page
+
+
+def test_report_with_a_window_in_the_future_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "report", "-o", str(tmp_path / "site"), "--since",
+                       "2999-01-01T00:00:00Z", "--ledger", f"sqlite:///{tmp_path / 'l.db'}")
+    assert code == 2
+    assert err.strip() == ("deployable report: --since 2999-01-01T00:00:00Z is in the future: "
+                           "the window would end before it starts")
+    assert not (tmp_path / "site").exists()

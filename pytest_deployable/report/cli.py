@@ -59,11 +59,11 @@ def add_commands(commands: Any) -> None:
     metrics = commands.add_parser(
         "metrics", help="the DORA metrics of a target, from the deployments in the ledger",
         formatter_class=formatter, epilog=EXIT_CODES_HELP,
-        description="Compute the five DORA metrics of TARGET over a window (SPEC section 13): "
-        "deployments, deployment frequency, lead time for changes, change failure rate, "
-        "failed deployment recovery time and rework rate, each with its DORA performance "
-        "level (Accelerate State of DevOps Report 2023). A deployment is failed when its "
-        "status is failed or a later deployment --remediates it.",
+        description="Compute the DORA metrics of T over a window (SPEC section 13):\n"
+        "deployments, deployment frequency, lead time for changes, change failure rate,\n"
+        "failed deployment recovery time and rework rate, each with its DORA performance\n"
+        "level (Accelerate State of DevOps Report 2023). A deployment is failed when its\n"
+        "status is failed or a deployment --remediates it.",
     )
     metrics.add_argument("--target", required=True, metavar="T")
     metrics.add_argument("--since", metavar="DURATION|ISO8601", type=_since_option,
@@ -78,9 +78,9 @@ def add_commands(commands: Any) -> None:
     report = commands.add_parser(
         "report", help="write the report page: DIR/index.html, one self-contained file",
         formatter_class=formatter, epilog=EXIT_CODES_HELP,
-        description="Write DIR/index.html (SPEC section 14): each target's latest verdict and "
-        "deployed version, the versions x targets promotion matrix, the verdict history "
-        "with every check, the DORA metrics as charts, and the checks that most often "
+        description="Write DIR/index.html (SPEC section 14): each target's latest verdict and\n"
+        "deployed version, the versions x targets promotion matrix, the verdict history\n"
+        "with every check, the DORA metrics as charts, and the checks that most often\n"
         "waited, were rerun or failed. It fetches nothing: open it from file://.",
     )
     report.add_argument("-o", "--output", required=True, metavar="DIR", type=Path,
@@ -165,6 +165,9 @@ def _report_body(args: argparse.Namespace) -> int:
         raise CommandFailed(EXIT_USAGE, f"the report page needs the report extra ({exc.name} "
                             "is missing): pip install 'pytest-deployable[report]'") from None
     setup = _setup(args)
+    if isinstance(args.since, datetime) and args.since > datetime.now(timezone.utc):
+        raise CommandFailed(EXIT_USAGE, f"--since {args.since:%Y-%m-%dT%H:%M:%SZ} is in the "
+                            "future: the window would end before it starts")
     if args.output.exists() and not args.output.is_dir():
         raise CommandFailed(EXIT_USAGE, f"-o {args.output}: not a directory")
     ledger = _open(setup, write=False)
