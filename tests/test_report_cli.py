@@ -249,3 +249,17 @@ def test_report_with_a_window_in_the_future_is_a_usage_error(
     assert err.strip() == ("deployable report: --since 2999-01-01T00:00:00Z is in the future: "
                            "the window would end before it starts")
     assert not (tmp_path / "site").exists()
+
+
+def test_a_fix_on_another_target_is_read_from_the_ledger(capsys: pytest.CaptureFixture[str],
+                                                         ledger_url: str) -> None:
+    # d1 (production, succeeded) is fixed by a hotfix recorded on production-eu.
+    assert main(["record-deployment", "--target", "production-eu", "--version", "1.0.1",
+                 "--remediates", "d1", "--ledger", ledger_url]) == 0
+    code, out, _ = run(capsys, "metrics", "--target", "production", "--ledger", ledger_url,
+                       "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["deployments"] == 3
+    assert document["failedDeployments"] == 2
+    assert document["changeFailureRate"] == pytest.approx(2 / 3)
