@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_deployable.ledger.rows import DeploymentRow
 from pytest_deployable.report.dora import LEVEL_YEAR, compute, level_of, window
@@ -191,3 +193,52 @@ def test_a_window_that_ends_before_it_starts_is_refused() -> None:
 ])
 def test_levels(metric: str, value: float | None, level: str | None) -> None:
     assert level_of(metric, value) == level
+
+
+def test_a_status_that_is_not_succeeded_is_never_taken_for_a_success() -> None:
+    result = metrics([dep("a", T0, status="rolled-out?"), dep("b", T0 + H)])
+    assert result["changeFailureRate"] == 0.5
+    assert result["failedDeploymentRecoveryTime"]["medianSeconds"] == 3600
+
+
+_times = st.integers(min_value=0, max_value=20 * 24 * 60)  # minutes after the window's start
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[DeploymentRow]:
+    count = draw(st.integers(min_value=0, max_value=12))
+    rows: list[DeploymentRow] = []
+    for index in range(count):
+        fixes = draw(st.none() | st.sampled_from([r.id for r in rows])) if rows else None
+        commit = draw(st.none() | st.integers(min_value=0, max_value=3 * 24 * 60))
+        at = T0 - 10 * D + timedelta(minutes=draw(_times))
+        rows.append(dep(f"d{index}", at, status=draw(st.sampled_from(["succeeded", "failed"])),
+                        target=draw(st.sampled_from(["production", "production", "staging"])),
+                        commit_time=None if commit is None else at - timedelta(minutes=commit),
+                        remediates=fixes))
+    return rows
+
+
+@given(rows=_histories(), shift=st.integers(min_value=-12, max_value=14), data=st.data())
+def test_properties(rows: list[DeploymentRow], shift: int, data: st.DataObject) -> None:
+    result = metrics(rows)
+    in_window = [r for r in rows if r.target == "production"]
+    assert result["deployments"] == len(in_window)
+    failed = result["failedDeployments"]
+    # Every deployment with a failed status is a failure; never more failures than deployments.
+    assert sum(r.status == "failed" for r in in_window) <= failed <= len(in_window)
+    recovery = result["failedDeploymentRecoveryTime"]
+    assert recovery["recovered"] + recovery["unrecovered"] == failed
+    if recovery["medianSeconds"] is not None:
+        assert recovery["medianSeconds"] >= 0
+    if in_window:
+        assert 0 <= result["changeFailureRate"] <= 1
+        assert result["reworkRate"] == sum(r.remediates is not None for r in in_window) / len(
+            in_window)
+    # The order rows arrive in, and the zone times are written in, change nothing.
+    zone = timezone(timedelta(hours=shift))
+    moved = [DeploymentRow(r.id, r.target, r.version, r.status, r.commit,
+                           r.commit_time.astimezone(zone) if r.commit_time else None,
+                           r.deployed_at.astimezone(zone), r.recorded_at.astimezone(zone),
+                           r.remediates) for r in rows]
+    assert metrics(data.draw(st.permutations(moved))) == result

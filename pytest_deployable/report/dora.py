@@ -197,7 +197,9 @@ def compute(rows: Iterable[DeploymentRow], target: str, *, since: datetime,
     rows do no harm. Rules, in SPEC section 13's words:
 
     1. A deployment is failed if its status is failed or any deployment names it in
-       ``remediates`` (an explicit link is evidence whatever times were given).
+       ``remediates`` (an explicit link is evidence whatever times were given). A status
+       other than ``succeeded`` (the ledger stores only the two) counts as failed: a row
+       is not taken for a success unless it says so.
     2. It recovered at the first succeeded deployment after it that remediates it,
        else at the next succeeded deployment on the target; else it is unrecovered.
        "After" orders by deployment time, then recording time, then id.
@@ -226,7 +228,7 @@ def compute(rows: Iterable[DeploymentRow], target: str, *, since: datetime,
             lead_times.append((row, seconds))
     recoveries = tuple(
         Recovery(row, _recovered_by(row, remediators.get(row.id, []), on_target))
-        for row in window if row.status == "failed" or row.id in remediators
+        for row in window if row.status != "succeeded" or row.id in remediators
     )
     return DoraMetrics(
         target=target, since=since, until=until, deployments=tuple(window),
