@@ -33,6 +33,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
@@ -167,6 +168,8 @@ class Demo:
         self.env["PYTHONUNBUFFERED"] = "1"  # so pytest's lines stream as they happen
         self.key_prefix = workdir / "keys" / "ci"
         self.policy = workdir / "deploy-policy.toml"
+        #: What the demo deployed where, for the report: (target, version, status, when).
+        self.deployments: list[tuple[str, str, str, datetime]] = []
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -181,6 +184,7 @@ class Demo:
             (self.workdir / name).unlink(missing_ok=True)  # a fresh ledger every demo
 
         self.step(1, f"start the good build ({GOOD_VERSION}) of the shop")
+        started = datetime.now(timezone.utc)
         shop = self.start_shop("good", GOOD_VERSION, broken=False)
         self.make_key_and_policy()
 
@@ -195,6 +199,7 @@ class Demo:
                     f"saw {len(posts)} POSTs")
         self.ok(f"exit 0, verdict DEPLOYABLE; on this unprotected target the destructive "
                 f"check created an item ({len(posts)} POST in the shop's request log)")
+        self.deployments.append(("local", GOOD_VERSION, "succeeded", started))
 
         self.step(3, f"ask the gate whether {GOOD_VERSION} may ship (signature and policy)")
         code = self.gate(good_verdict, "local", GOOD_VERSION)
@@ -204,11 +209,13 @@ class Demo:
 
         self.step(4, f"replace it with the broken build ({BROKEN_VERSION})")
         shop.stop()
+        started = datetime.now(timezone.utc)
         shop = self.start_shop("broken", BROKEN_VERSION, broken=True)
 
         self.step(5, "run the same deploy checks against the broken build")
         code = self.pytest(shop, "local", BROKEN_VERSION, broken_verdict)
         verdict = self.verdict(broken_verdict, code)
+        self.deployments.append(("local", BROKEN_VERSION, "failed", started))
         self.expect(code == 1 and verdict["verdict"] == "NOT_DEPLOYABLE",
                     f"expected exit 1 and NOT_DEPLOYABLE, got exit {code} and "
                     f"{verdict['verdict']}")
@@ -223,6 +230,7 @@ class Demo:
 
         self.step(7, "verify the good build as protected production (target local-prod)")
         shop.stop()
+        started = datetime.now(timezone.utc)
         shop = self.start_shop("prod", GOOD_VERSION, broken=False)
         code = self.pytest(shop, "local-prod", GOOD_VERSION, prod_verdict)
         verdict = self.verdict(prod_verdict, code)
@@ -237,6 +245,7 @@ class Demo:
         self.expect(bool(seen), "expected the checks to reach the shop, its request log is empty")
         self.expect(not writes, f"expected no state-changing request, the shop logged {writes}")
         self.ok(f"exit 0, verdict {verdict['verdict']}; refused: {', '.join(refused)}")
+        self.deployments.append(("local-prod", GOOD_VERSION, "succeeded", started))
         if verdict["verdict"] == "DEPLOYABLE_WITH_WARNINGS":
             self.ok("(a refused check is a warning: the release is fine, but one check could "
                     "not run here)")
@@ -258,9 +267,45 @@ class Demo:
         self.check_secret_kept([good_verdict, broken_verdict, prod_verdict, held_verdict,
                                 migrated_verdict])
         self.metric_analysis()
+        page = self.report()
 
         print(f"\nAll {STEPS} steps behaved as designed. Verdict files and the ledger are in "
               f"{_rel(self.workdir)}/.")
+        if page is not None:
+            print(f"Open the report page: {page.as_uri()}")
+
+    def report(self) -> Path | None:
+        """Record what the demo deployed, print the DORA metrics, and write the report page.
+
+        Skipped (with a line saying so, and exit 0) without the report extra (Jinja2).
+        """
+        self.current = "the report page"
+        print("\n== The report page: what the ledger knows, for the whole team ==", flush=True)
+        if importlib.util.find_spec("jinja2") is None:
+            self.ok("skipped: the report page needs Jinja2 (pip install -e '.[report]')")
+            return None
+        deployable = [sys.executable, "-m", "pytest_deployable"]
+        commit_time = _commit_time()
+        for target, version, status, at in self.deployments:
+            args = [*deployable, "record-deployment", "--target", target, "--version", version,
+                    "--status", status, "--time", at.isoformat(timespec="seconds"),
+                    "--ledger", self.ledger]
+            if commit_time is not None and commit_time <= at:
+                args += ["--commit-time", commit_time.isoformat()]
+            code = self.command(args, GATE_TIMEOUT)
+            self.expect(code == 0, f"expected record-deployment to exit 0, got exit {code}")
+        code = self.command([*deployable, "metrics", "--target", "local", "--ledger",
+                             self.ledger], GATE_TIMEOUT)
+        self.expect(code == 0, f"expected deployable metrics to exit 0, got exit {code}")
+        site = self.workdir / "report"
+        code = self.command([*deployable, "report", "-o", _rel(site), "--ledger", self.ledger],
+                            GATE_TIMEOUT)
+        page = site / "index.html"
+        self.expect(code == 0 and page.is_file(),
+                    f"expected deployable report to write {_rel(page)}, got exit {code}")
+        self.ok(f"wrote {_rel(page)}: every verdict the demo recorded, the promotion matrix "
+                "and the DORA metrics of its deployments, in one file that fetches nothing")
+        return page
 
     def metric_analysis(self) -> None:
         """The broken build's error rate, measured by a real Prometheus, holds the release.
@@ -599,6 +644,19 @@ def _stream(source: IO[bytes], lines: list[str]) -> None:
         lines.append(line)
         sys.stdout.write(f"   | {line}")
         sys.stdout.flush()
+
+
+def _commit_time() -> datetime | None:
+    """The time of the commit the demo runs (the lead time's start); None outside git."""
+    try:
+        found = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%cI"],
+                               capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    try:
+        return datetime.fromisoformat(found.stdout.strip()) if found.returncode == 0 else None
+    except ValueError:
+        return None
 
 
 def _free_port() -> int:

@@ -168,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     from .ledger.cli import add_commands as add_ledger_commands
 
     add_ledger_commands(commands)
+
+    from .report.cli import add_commands as add_report_commands
+
+    add_report_commands(commands)
     return parser
 
 

@@ -145,3 +145,19 @@ def test_demo_records_its_runs_and_asks_can_i_deploy(
             "(exit 0)") in lines
     assert "  -> no for 1.5.0: its latest verdict on local is NOT_DEPLOYABLE (exit 1)" in lines
     assert "   | no: 1.5.0 may not go to local-prod" in lines
+
+
+def test_demo_ends_with_the_report_page_of_its_own_runs(
+        demo_run: subprocess.CompletedProcess[str]) -> None:
+    lines = demo_run.stdout.splitlines()
+    assert "== The report page: what the ledger knows, for the whole team ==" in lines
+    recorded = [line for line in lines
+                if line.startswith("$ python -m pytest_deployable record-deployment")]
+    assert len(recorded) == 3
+    assert any(" --version 1.5.0 --status failed " in line for line in recorded)
+    assert "   |   change failure rate              50.0% (1 failed)  (low)" in lines
+    assert lines[-1].startswith("Open the report page: file://")
+    page = Path(lines[-1].removeprefix("Open the report page: file://"))
+    html = page.read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert html.count('<details class="verdict"') >= 5  # every run the demo recorded
