@@ -166,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     from .ledger.cli import add_commands as add_ledger_commands
 
     add_ledger_commands(commands)
+    from .serve.cli import add_command as add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 

@@ -75,14 +75,14 @@ class Ledger:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: LedgerURL, *, write: bool) -> Ledger:
+    def open(cls, url: LedgerURL, *, write: bool, pool_size: int = 1) -> Ledger:
         """Connect and check the schema; a writer creates an empty ledger at the current one."""
         if url.sqlite_path is not None and not write and not url.sqlite_path.is_file():
             raise LedgerError(
                 f"no ledger at {url.sqlite_path}: nothing was recorded there yet (or give "
                 "--ledger / DEPLOYABLE_LEDGER)"
             )
-        engine = connect(url, write=write)
+        engine = connect(url, write=write, pool_size=pool_size)
         with guard(url):
             with engine.connect() as connection:
                 found = revision(connection, url)
