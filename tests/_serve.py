@@ -62,7 +62,7 @@ def test_health():
         time.sleep(3600)
     if mode() == "exit0":
         os._exit(0)
-    print("the service token is", os.environ.get("DEPLOYABLE_SERVE_TEST_TOKEN"))
+    (CONTROL / "token-seen").write_text(os.environ.get("DEPLOYABLE_SERVE_TEST_TOKEN", "none"))
     assert mode() != "fail", "the health check failed"
 '''
 
@@ -73,12 +73,14 @@ import pathlib
 import pytest
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session):
     # "exit6": the verdict file says DEPLOYABLE, and the process still fails, as when
-    # the ledger could not record it.
+    # the ledger could not record it. The outermost wrapper: after the verdict is written.
+    result = yield
     if (pathlib.Path(os.environ["SERVE_CONTROL"]) / "mode").read_text().strip() == "exit6":
         session.exitstatus = 6
+    return result
 '''
 
 
