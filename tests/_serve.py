@@ -144,11 +144,11 @@ def start(folder: Path, *args: str, token: bool = True, env: dict[str, str] | No
     environ.pop("DEPLOYABLE_LEDGER", None)
     if token:
         environ[TOKEN_ENV] = TOKEN
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_deployable", "serve", "--listen", "127.0.0.1:0",
-         "--token-env", TOKEN_ENV, *args],
-        cwd=folder, env=environ, stdout=subprocess.PIPE, stderr=open(folder / "serve.log", "a"),
-        text=True)
+    with open(folder / "serve.log", "a") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest_deployable", "serve", "--listen", "127.0.0.1:0",
+             "--token-env", TOKEN_ENV, *args],
+            cwd=folder, env=environ, stdout=subprocess.PIPE, stderr=log, text=True)
     assert process.stdout is not None
     banner = process.stdout.readline()
     found = re.search(r"listening on (http://\S+)", banner)

@@ -10,6 +10,7 @@ port it got.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -177,8 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(build_app(settings), log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False, lifespan="on",
                             timeout_keep_alive=30)
-    try:
+    # uvicorn shuts down on SIGINT, then raises the KeyboardInterrupt it caught again.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shut down, then raised the SIGINT it caught again
-        pass
     return 0
