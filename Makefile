@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/signing.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/serve.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)
