@@ -8,6 +8,7 @@ passing, recorded verdict is tried first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -99,6 +100,32 @@ def test_two_calls_at_once_start_one_run(service: Service) -> None:
     assert len(service.runs()) == before + 1
 
 
+def test_another_version_waits_for_the_target(service: Service) -> None:
+    control = service.folder / "control"
+    service.mode("wait")
+    before = len(service.runs())
+    answers: dict[str, Any] = {}
+
+    def call(version: str) -> None:
+        answers[version] = check(service, version)
+
+    first = threading.Thread(target=call, args=("2.1.0",))
+    first.start()
+    assert wait_for(lambda: len(service.runs()) == before + 1, 60)
+    second = threading.Thread(target=call, args=("2.1.1",))
+    second.start()
+    assert wait_for(lambda: service.get("/healthz").json()["checks"]["waiting"] == 2, 60)
+    # The second version is waiting for the target, not running beside the first.
+    assert len(service.runs()) == before + 1
+    (control / "release").write_text("")
+    first.join(120)
+    second.join(120)
+    (control / "release").unlink()
+    assert len(service.runs()) == before + 2
+    assert answers["2.1.1"].json()["run"] == answers["2.1.0"].json()["run"] + 1
+    assert [answers[v].status_code for v in ("2.1.0", "2.1.1")] == [200, 200]
+
+
 def test_check_bad_questions(service: Service) -> None:
     assert "not a target" in check(service, "1", target="nowhere").json()["error"]
     got = service.get("/v1/check?target=staging")
@@ -158,3 +185,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_stopping_the_service_stops_its_runs(tmp_path: Path) -> None:
+    service = start(make_project(tmp_path), "--suite", "suite")
+    service.mode("hang")
+    caller = threading.Thread(target=lambda: _quietly(check, service, "6.0.0"))
+    caller.start()
+    assert wait_for(lambda: len(service.runs()) == 1, 60)
+    [pid] = service.runs()
+    assert service.stop() == 0
+    caller.join(60)
+    assert wait_for(lambda: not _alive(pid), 30)
+
+
+def _quietly(call: Any, *args: Any) -> None:
+    import requests
+
+    # The service goes away while answering: what the test does.
+    with contextlib.suppress(requests.RequestException):
+        call(*args)

@@ -148,10 +148,15 @@ class CheckRunner:
             # The bare --deploy-ledger comes last: it reads DEPLOYABLE_LEDGER (see Settings).
             argv = [*self._argv(verdict), f"--deploy-target={target}",
                     f"--deploy-version={version}", "--deploy-ledger"]
-            process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=self.env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=cwd, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True)
+            except OSError as exc:  # the suite's folder went away, no processes left, ...
+                return CheckAnswer(target, version, Decision.INCONCLUSIVE.value, (
+                    f"could not start pytest in {cwd}: {exc.strerror or exc}",), None, number,
+                    started, datetime.now(timezone.utc), "")
             self._processes.add(process)
             output = bytearray()
             timed_out = False

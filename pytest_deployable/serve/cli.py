@@ -177,7 +177,10 @@ def _serve(args: argparse.Namespace) -> int:
                            "TLS in front (a reverse proxy), the token travels in every write")
     config = uvicorn.Config(build_app(settings), log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False, lifespan="on",
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=30,
+                            # A check under way must not hold a stop for its whole timeout:
+                            # after this, requests are cancelled and their runs killed.
+                            timeout_graceful_shutdown=5)
     # uvicorn shuts down on SIGINT, then raises the KeyboardInterrupt it caught again.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
