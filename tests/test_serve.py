@@ -93,6 +93,7 @@ def test_a_partial_pass_is_not_yes(service: Service) -> None:
     ("version=1&to=staging", "has no promote_from"),
     ("to=production", "version is missing"),
     ("version=1&to=production&format=xml", "format must be json or argo"),
+    ("version=1&to=production&strict=yes", "strict must be true or false"),
 ])
 def test_can_i_deploy_bad_questions_are_400(service: Service, query: str, says: str) -> None:
     got = service.get(f"/v1/can-i-deploy?{query}")

@@ -102,7 +102,9 @@ class Service:
             route = "GET /v1/can-i-deploy"
             version, to = name_parameter(query, "version", route), name_parameter(query, "to",
                                                                                  route)
-            strict = query.get("strict", "false") == "true"
+            if query.get("strict", "false") not in ("true", "false"):
+                raise Problem(400, f"{route}: strict must be true or false")
+            strict = query.get("strict") == "true"
             try:
                 promotion: Promotion = await self.db(
                     lambda: self.ledger.can_i_deploy(version, to, strict=strict))
