@@ -339,3 +339,20 @@ def test_read_only_without_the_token_variable(tmp_path: Path) -> None:
         assert not (folder / "deploy-ledger.db").exists()
     finally:
         assert service.stop() == STOPPED
+
+
+def test_the_page_is_the_report_page_once_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from pytest_deployable.serve.page import render_page
+
+    report = types.ModuleType("pytest_deployable.report")
+    report.render_report = lambda ledger: f"<p>the report of {ledger}</p>"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pytest_deployable.report", report)
+    assert render_page("the ledger") == "<p>the report of the ledger</p>"
+
+
+def test_a_large_body_without_the_token_is_401_unread(service: Service) -> None:
+    got = service.post("/v1/verdicts", token=None, data=b" " * 300_000)
+    assert got.status_code == 401
