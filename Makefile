@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/signing.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/serve.py
 
 ## tox: the Python version matrix plus lint and type
 tox: $(STAMP)

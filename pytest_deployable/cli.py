@@ -172,6 +172,10 @@ def _parser() -> argparse.ArgumentParser:
     from .report.cli import add_commands as add_report_commands
 
     add_report_commands(commands)
+
+    from .serve.cli import add_command as add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 

@@ -47,6 +47,21 @@ class PostgresCluster:
     socket_dir: Path
     bin: Path
     user: str = SUPERUSER
+    data: Path | None = None
+    """The data directory, and the ``pg_ctl -o`` options and user, to stop and start it."""
+    options: str = ""
+    run_as: tuple[str, ...] = ()
+
+    def pg_ctl(self, action: str) -> None:
+        """``pg_ctl stop`` (fast: clients are disconnected) or ``start``, waiting for it."""
+        assert self.data is not None
+        extra = ["-m", "fast"] if action == "stop" else ["-o", self.options, "-l",
+                                                         str(self.data.parent / "postgres.log")]
+        result = subprocess.run([*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data),
+                                 *extra, "-w", "-t", "60", action],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl {action} failed: {result.stderr.strip()}")
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
         """A SQLAlchemy URL for ``database`` over TCP with the password."""
@@ -121,7 +136,8 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         call(str(found / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
              "-w", "-t", "60", "start")
         try:
-            yield PostgresCluster(port, password, socket_dir, found)
+            yield PostgresCluster(port, password, socket_dir, found, data=data, options=options,
+                                  run_as=tuple(run_as))
         finally:
             call(str(found / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:

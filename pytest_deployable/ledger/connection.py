@@ -76,8 +76,12 @@ def describe(exc: BaseException, url: LedgerURL) -> str:
     return Redactor(url.secrets)(message)
 
 
-def connect(url: LedgerURL, *, write: bool) -> Engine:
-    """An engine for the ledger; ``write`` engines also turn a SQLite file to WAL mode."""
+def connect(url: LedgerURL, *, write: bool, pool_size: int = 1) -> Engine:
+    """An engine for the ledger; ``write`` engines also turn a SQLite file to WAL mode.
+
+    ``pool_size``: connections kept open; a command needs one, ``deployable serve``
+    one per request it answers at once.
+    """
     try:
         parsed = make_url(url.url)
         args: dict[str, Any] = {}
@@ -92,7 +96,7 @@ def connect(url: LedgerURL, *, write: bool) -> Engine:
                 args["options"] = f"-c lock_timeout={int(SQLITE_TIMEOUT * 1000)}"
         # A small pool, so one command's queries reuse one connection (a PostgreSQL
         # login costs more than the query); Ledger.close disposes of it.
-        engine = create_engine(parsed, connect_args=args, pool_size=1, max_overflow=2)
+        engine = create_engine(parsed, connect_args=args, pool_size=pool_size, max_overflow=2)
     except (NoSuchModuleError, ImportError) as exc:
         raise LedgerUnusable(
             f"the ledger's database driver is not installed ({_first_line(exc)}): "

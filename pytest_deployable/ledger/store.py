@@ -75,14 +75,14 @@ class Ledger:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: LedgerURL, *, write: bool) -> Ledger:
+    def open(cls, url: LedgerURL, *, write: bool, pool_size: int = 1) -> Ledger:
         """Connect and check the schema; a writer creates an empty ledger at the current one."""
         if url.sqlite_path is not None and not write and not url.sqlite_path.is_file():
             raise LedgerError(
                 f"no ledger at {url.sqlite_path}: nothing was recorded there yet (or give "
                 "--ledger / DEPLOYABLE_LEDGER)"
             )
-        engine = connect(url, write=write)
+        engine = connect(url, write=write, pool_size=pool_size)
         with guard(url):
             with engine.connect() as connection:
                 found = revision(connection, url)
@@ -212,8 +212,11 @@ class Ledger:
         if subject is not None:
             query = query.where(verdicts.c.subject_name == subject)
         with guard(self.url), self.engine.connect() as connection:
-            rows = [_verdict_row(row) for row in connection.execute(query)]
-        return [row for row in rows if row.finished_on == rows[0].finished_on]
+            found = list(connection.execute(query))
+        # Only the ties of the first are made into rows: deployable serve asks this of
+        # every request, and a version's older runs are most of what the query reads.
+        first = found[0].finished_on if found else None
+        return [_verdict_row(row) for row in found if row.finished_on == first]
 
     def document(self, verdict_id: int) -> str:
         """The document of a recorded verdict, as it was recorded."""

@@ -1,0 +1,1 @@
+"""``deployable serve``: the ledger and the gate over HTTP, for delivery controllers (SPEC §15)."""
