@@ -69,8 +69,10 @@ def test_a_run_records_its_verdict_and_can_i_deploy_answers_from_it(
     code = main(["can-i-deploy", "--version", "1.4.2", "--to", "production"])
     assert code == (0 if complete is True else 1)
 
-    # The same run again: a new statement (new times), so a second verdict.
+    # Another run of the same version (of another commit, so that its statement differs
+    # even when both runs fall in the same second): a second verdict.
     result = pytester.runpytest("--deploy-target=staging", "--deploy-version=1.4.2",
+                                "--deploy-commit=" + "1" * 40,
                                 f"--deploy-ledger=sqlite:///{ledger}")
     result.stdout.fnmatch_lines(["ledger: recorded as verdict #2 in *"])
 
