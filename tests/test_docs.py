@@ -1,0 +1,187 @@
+"""The docs cannot lie: every example is checked against the code, and the reference is complete.
+
+The README and every page of docs/ go through tests/_docs.py's checker (TOML targets files
+through the targets-file loader, policies through the policy loader, Python compiled, JSON
+parsed, every ``--deploy-…`` option and ``deployable SUBCOMMAND --option`` looked up in the real
+parsers). The reverse holds too: every option, ini key, marker, fixture, hook, command and
+command option the code has is named in its reference page. And the checker is shown to catch a
+wrong option name, so a rename without the docs fails ``make test``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, truth
+
+from pytest_deployable import hooks
+from pytest_deployable.markers import MARKERS
+
+REFERENCE = ROOT / "docs" / "reference"
+
+
+@pytest.fixture(scope="module")
+def known() -> Truth:
+    return truth()
+
+
+# --- every example is true -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_example_on_the_page_is_true(page: Path, known: Truth) -> None:
+    problems = check_markdown(page.read_text(encoding="utf-8"), str(page.relative_to(ROOT)), known)
+    assert problems == []
+
+
+def test_the_docs_hold_the_examples_the_checker_reads() -> None:
+    # If the block reader broke, every page would pass with nothing checked.
+    langs = [b.lang for page in pages() for b in blocks(page.read_text(encoding="utf-8"))]
+    assert langs.count("toml") >= 8
+    assert langs.count("python") >= 8
+    assert langs.count("json") >= 5
+
+
+def test_a_wrong_pytest_option_fails_the_docs_check(known: Truth) -> None:
+    page = "Run it:\n\n```console\n$ pytest --deploy-targt=staging\n```\n\nor `--deploy-verdikt`.\n"
+    assert check_markdown(page, "bad.md", known) == [
+        "bad.md:4: --deploy-targt: no such pytest option",
+        "bad.md:7: --deploy-verdikt: no such pytest option",
+    ]
+
+
+def test_a_wrong_command_option_fails_the_docs_check(known: Truth) -> None:
+    page = (
+        "```console\n"
+        "$ deployable gate v.json --target staging \\\n"
+        "    --max-agee 30m | tee out\n"
+        "$ deployable ledger upgrade --ledgr sqlite:///l.db\n"
+        "$ deployable can-i-deploy --version 1 --to prod   # --anything in a comment is prose\n"
+        "```\n\n"
+        "Then `deployable shw v.json` and `deployable history --limt 5`.\n"
+    )
+    assert check_markdown(page, "bad.md", known) == [
+        "bad.md:2: deployable gate --max-agee: no such option",
+        "bad.md:4: deployable ledger upgrade --ledgr: no such option",
+        "bad.md:8: deployable shw: no such command",
+        "bad.md:8: deployable history --limt: no such option",
+    ]
+
+
+def test_a_wrong_target_key_fails_the_docs_check(known: Truth) -> None:
+    page = '```toml\n[targets.production]\nbase_url = "https://shop.example"\nprotect = true\n```\n'
+    (problem,) = check_markdown(page, "bad.md", known)
+    assert problem.startswith("bad.md:2: targets file: targets.production: unknown key 'protect'")
+
+
+def test_a_wrong_policy_rule_fails_the_docs_check(known: Truth) -> None:
+    page = '```toml\n[policy.production]\nrequire_signatures = true\n```\n'
+    (problem,) = check_markdown(page, "bad.md", known)
+    assert problem.startswith(
+        "bad.md:2: policy: policy.production.require_signatures: unknown rule"
+    )
+
+
+def test_broken_python_and_json_fail_the_docs_check(known: Truth) -> None:
+    page = '```python\ndef f(:\n    pass\n```\n\n```json\n{"a": 1,, }\n```\n'
+    assert check_markdown(page, "bad.md", known) == [
+        "bad.md:2: Python does not compile: invalid syntax",
+        "bad.md:7: not valid JSON",
+    ]
+
+
+# --- the reference is complete ---------------------------------------------------------------
+
+
+def _section(text: str, start: str) -> str:
+    """The text of ``text`` from the heading ``start`` to the next heading of its level."""
+    level = start.split(" ", 1)[0]
+    begin = text.index(start + "\n")
+    rest = text[begin + len(start):]
+    end = re.search(rf"^{level} ", rest, re.M)
+    return rest[: end.start()] if end else rest
+
+
+def test_every_pytest_option_and_ini_key_is_in_the_reference() -> None:
+    help_text = pytest_output("--help")
+    group = help_text[help_text.index("deployment checks (pytest-deployable):"):]
+    group = group[: group.index("\n\n")]
+    options = re.findall(r"^  (--[\w-]+)", group, re.M)
+    ini_keys = re.findall(r"^  (deploy_\w+) \(", help_text, re.M)
+    assert len(options) >= 20
+    assert len(ini_keys) >= 3
+    page = (REFERENCE / "options.md").read_text(encoding="utf-8")
+    assert [o for o in options if f"`{o}" not in page] == []
+    assert [k for k in ini_keys if f"`{k}`" not in page] == []
+
+
+def test_every_marker_is_in_the_reference() -> None:
+    page = (REFERENCE / "markers.md").read_text(encoding="utf-8")
+    assert [m for m in MARKERS if f"`{m}" not in page] == []
+
+
+def test_every_fixture_is_in_the_reference() -> None:
+    listing = pytest_output("--fixtures", "-v")
+    ours = re.findall(r"^(\w+)(?: \[\w+ scope\])? -- \S*pytest_deployable/", listing, re.M)
+    public = [f for f in ours if not f.startswith("_")]
+    assert len(public) >= 6
+    page = (REFERENCE / "fixtures.md").read_text(encoding="utf-8")
+    assert [f for f in [*public, "host"] if f"`{f}`" not in page] == []
+
+
+def test_every_hook_is_in_the_reference() -> None:
+    specs = [name for name in vars(hooks) if name.startswith("pytest_deployable_")]
+    assert len(specs) >= 3
+    page = (REFERENCE / "hooks.md").read_text(encoding="utf-8")
+    assert [h for h in specs if f"def {h}(" not in page] == []
+
+
+def test_every_command_and_its_options_are_in_the_reference(known: Truth) -> None:
+    page = (REFERENCE / "commands.md").read_text(encoding="utf-8")
+    missing = []
+    for name, options in known.commands.items():
+        if name == "ledger":  # a group: its one action, `ledger upgrade`, has the section
+            continue
+        section = _section(page, f"## `deployable {name}`")
+        missing += [f"{name} {o}" for o in options if o not in ("-h", "--help")
+                    and not re.search(rf"`{re.escape(o)}\b", section)
+                    and not re.search(rf"`-\w {re.escape(o)}\b", section)]
+    assert missing == []
+
+
+# --- the README is a front door whose links resolve -------------------------------------------
+
+
+def _anchors(markdown: str) -> set[str]:
+    # The slugs of GitHub and of Python-Markdown's toc agree for the headings we write.
+    found = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", markdown, re.M):
+        slug = re.sub(r"[^\w\s-]", "", heading).strip().lower()
+        found.add(re.sub(r"[-\s]+", "-", slug))
+    return found
+
+
+def test_the_readme_links_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", readme, flags=re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [link for link in links if not re.match(r"https?://", link)]
+    assert len(local) >= 20
+    broken = []
+    for link in local:
+        path, _, anchor = link.partition("#")
+        target = ROOT / path if path else ROOT / "README.md"
+        exists = target.exists()
+        if not exists or (anchor and anchor not in _anchors(target.read_text(encoding="utf-8"))):
+            broken.append(link)
+    assert broken == []
+
+
+def test_the_readme_is_a_front_door() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    quick_start = _section(readme, "## Quick start")
+    assert "$ make demo" in quick_start
+    assert "$ make test" in quick_start
