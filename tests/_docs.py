@@ -120,15 +120,19 @@ def _code_segments(text: str) -> Iterator[tuple[int, str]]:
     for block in blocks(text):
         lines = block.text.split("\n")
         fenced.update(range(block.line - 1, block.line + len(lines) + 1))
-        joined, first = "", block.line
+        # A command goes on after a trailing backslash (shell), and on a next line that starts
+        # with an option (a YAML folded scalar in a CI file).
+        merged: list[tuple[int, str]] = []
+        continued = False
         for n, line in enumerate(lines):
-            if not joined:
-                first = block.line + n
-            if line.rstrip().endswith("\\"):
-                joined += line.rstrip()[:-1] + " "
-                continue
-            yield first, joined + line
-            joined = ""
+            if merged and (continued or line.lstrip().startswith("--")):
+                merged[-1] = (merged[-1][0], merged[-1][1] + " " + line.strip())
+            else:
+                merged.append((block.line + n, line))
+            continued = line.rstrip().endswith("\\")
+            if continued:
+                merged[-1] = (merged[-1][0], merged[-1][1].rstrip()[:-1])
+        yield from merged
     for n, line in enumerate(text.split("\n"), start=1):
         if n not in fenced:
             for m in _INLINE.finditer(line):
@@ -211,8 +215,22 @@ def check_json(block: Block, where: str) -> list[str]:
     return [f"{where}:{block.line}: not valid JSON"]
 
 
+_SNIPPET = re.compile(r'^(\s*)--8<-- "([^"]+)"$', re.M)
+
+
+def expand_snippets(text: str) -> str:
+    """The page as MkDocs renders it: each ``--8<-- "PATH"`` line (pymdownx.snippets) replaced
+    by the file it includes, indented as the line was, so the included example is checked too."""
+    def include(m: re.Match[str]) -> str:
+        body = (ROOT / m.group(2)).read_text(encoding="utf-8").rstrip("\n")
+        return "\n".join(m.group(1) + line for line in body.split("\n"))
+
+    return _SNIPPET.sub(include, text)
+
+
 def check_markdown(text: str, where: str, known: Truth) -> list[str]:
     """Every problem of one page: its options and commands, and its TOML, Python, JSON blocks."""
+    text = expand_snippets(text)
     problems = check_options(text, where, known)
     for block in blocks(text):
         if block.lang == "toml":

@@ -60,13 +60,19 @@ def test_a_wrong_command_option_fails_the_docs_check(known: Truth) -> None:
         "$ deployable ledger upgrade --ledgr sqlite:///l.db\n"
         "$ deployable can-i-deploy --version 1 --to prod   # --anything in a comment is prose\n"
         "```\n\n"
-        "Then `deployable shw v.json` and `deployable history --limt 5`.\n"
+        "Then `deployable shw v.json` and `deployable history --limt 5`.\n\n"
+        "```yaml\n"
+        "script: >-\n"
+        "  deployable gate v.json --target staging\n"
+        "  --polcy deploy-policy.toml\n"
+        "```\n"
     )
     assert check_markdown(page, "bad.md", known) == [
         "bad.md:2: deployable gate --max-agee: no such option",
         "bad.md:4: deployable ledger upgrade --ledgr: no such option",
         "bad.md:8: deployable shw: no such command",
         "bad.md:8: deployable history --limt: no such option",
+        "bad.md:12: deployable gate --polcy: no such option",
     ]
 
 
