@@ -70,9 +70,9 @@ def test_a_wrong_command_option_fails_the_docs_check(known: Truth) -> None:
     assert check_markdown(page, "bad.md", known) == [
         "bad.md:2: deployable gate --max-agee: no such option",
         "bad.md:4: deployable ledger upgrade --ledgr: no such option",
+        "bad.md:12: deployable gate --polcy: no such option",
         "bad.md:8: deployable shw: no such command",
         "bad.md:8: deployable history --limt: no such option",
-        "bad.md:12: deployable gate --polcy: no such option",
     ]
 
 
