@@ -107,6 +107,8 @@ def pytest_output(*args: str) -> str:
 
 # `deployable SUBCOMMAND ...`, not pytest-deployable, python -m pytest_deployable or a path.
 _COMMAND = re.compile(r"(?<![\w./\[-])deployable ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
+# `pytest ...` or `python -m pytest ...`, not pytest-deployable, pytest_deployable or a path.
+_PYTEST = re.compile(r"(?<![\w./\[-])pytest(?= )")
 # Where the options of one command end: a pipe, a list of commands, a redirect, a comment.
 _END = re.compile(r"\s(?:\||;|&&|\|\||>|#)\s|`|$")
 _LONG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
@@ -147,6 +149,12 @@ def check_options(text: str, where: str, known: Truth) -> list[str]:
             if option not in known.pytest_options:
                 problems.append(f"{where}:{n}: {option}: no such pytest option")
     for n, segment in _code_segments(text):
+        for m in _PYTEST.finditer(segment):
+            rest = segment[m.end():]
+            end = _END.search(rest)
+            for option in _LONG.findall(rest[: end.start()] if end else rest):
+                if option not in known.pytest_options and not option.startswith("--deploy-"):
+                    problems.append(f"{where}:{n}: pytest {option}: no such pytest option")
         for m in _COMMAND.finditer(segment):
             name = m.group(1)
             if m.group(2) and f"{name} {m.group(2)}" in known.commands:

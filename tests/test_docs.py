@@ -45,10 +45,14 @@ def test_the_docs_hold_the_examples_the_checker_reads() -> None:
 
 
 def test_a_wrong_pytest_option_fails_the_docs_check(known: Truth) -> None:
-    page = "Run it:\n\n```console\n$ pytest --deploy-targt=staging\n```\n\nor `--deploy-verdikt`.\n"
+    page = (
+        "Run it:\n\n```console\n$ pytest --deploy-targt=staging\n```\n\nor `--deploy-verdikt`,\n"
+        "or `pytest -n 2 --hostz=local:// --deploy-target=staging`.\n"
+    )
     assert check_markdown(page, "bad.md", known) == [
         "bad.md:4: --deploy-targt: no such pytest option",
         "bad.md:7: --deploy-verdikt: no such pytest option",
+        "bad.md:8: pytest --hostz: no such pytest option",
     ]
 
 
