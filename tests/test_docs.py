@@ -18,6 +18,7 @@ from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, tru
 
 from pytest_deployable import hooks
 from pytest_deployable.markers import MARKERS
+from pytest_deployable.provenance import CI_COMMIT_VARIABLES
 
 REFERENCE = ROOT / "docs" / "reference"
 
@@ -125,6 +126,16 @@ def test_every_pytest_option_and_ini_key_is_in_the_reference() -> None:
     page = (REFERENCE / "options.md").read_text(encoding="utf-8")
     assert [o for o in options if f"`{o}" not in page] == []
     assert [k for k in ini_keys if f"`{k}`" not in page] == []
+
+
+def test_every_environment_variable_is_in_the_reference() -> None:
+    package = ROOT / "pytest_deployable"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in package.rglob("*.py"))
+    names = set(re.findall(r'"(DEPLOYABLE_[A-Z_]+)"', source)) - {"DEPLOYABLE_WITH_WARNINGS"}
+    assert len(names) >= 4
+    names |= set(CI_COMMIT_VARIABLES)
+    page = (REFERENCE / "options.md").read_text(encoding="utf-8")
+    assert sorted(n for n in names if f"`{n}`" not in page) == []
 
 
 def test_every_marker_is_in_the_reference() -> None:
