@@ -18,7 +18,9 @@ from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, tru
 
 from pytest_deployable import hooks
 from pytest_deployable.markers import MARKERS
+from pytest_deployable.policy import RULES
 from pytest_deployable.provenance import CI_COMMIT_VARIABLES
+from pytest_deployable.target_schema import CONTRACT_KEYS, KEYS, LEDGER_KEYS
 
 REFERENCE = ROOT / "docs" / "reference"
 
@@ -136,6 +138,14 @@ def test_every_environment_variable_is_in_the_reference() -> None:
     names |= set(CI_COMMIT_VARIABLES)
     page = (REFERENCE / "options.md").read_text(encoding="utf-8")
     assert sorted(n for n in names if f"`{n}`" not in page) == []
+
+
+def test_every_target_key_and_policy_rule_is_in_the_reference() -> None:
+    targets = (REFERENCE / "targets-file.md").read_text(encoding="utf-8")
+    keys = [*KEYS, *LEDGER_KEYS, *CONTRACT_KEYS]
+    assert [k for k in keys if f"`{k}`" not in targets] == []
+    policy = (REFERENCE / "policy-file.md").read_text(encoding="utf-8")
+    assert [r for r in RULES if f"| `{r}" not in policy] == []
 
 
 def test_every_marker_is_in_the_reference() -> None:
