@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, truth
+from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, tomllib, truth
 
 from pytest_deployable import hooks
 from pytest_deployable.markers import MARKERS
@@ -146,6 +146,15 @@ def test_every_target_key_and_policy_rule_is_in_the_reference() -> None:
     assert [k for k in keys if f"`{k}`" not in targets] == []
     policy = (REFERENCE / "policy-file.md").read_text(encoding="utf-8")
     assert [r for r in RULES if f"| `{r}" not in policy] == []
+
+
+def test_every_extra_is_on_the_install_page() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"]["optional-dependencies"]
+    page = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
+    # metrics-example serves the example shop's /metrics; no user installs it.
+    documented = [e for e in extras if f"[{e}]" in page or f"`{e}`" in page]
+    assert sorted(set(extras) - set(documented) - {"metrics-example"}) == []
 
 
 def test_every_marker_is_in_the_reference() -> None:
