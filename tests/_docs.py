@@ -25,6 +25,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from pytest_deployable import hooks
 from pytest_deployable.cli import _parser
 from pytest_deployable.policy import PolicyError, load_policy
 from pytest_deployable.target_schema import TargetError
@@ -71,6 +72,8 @@ class Truth:
 
     pytest_options: frozenset[str]
     commands: dict[str, frozenset[str]]  # "gate", "ledger upgrade", ... -> option strings
+    markers: frozenset[str] = frozenset()  # every registered marker (pytest --markers)
+    hooks: frozenset[str] = frozenset()  # the plugin's hook names
 
 
 def _subcommands(parser: argparse.ArgumentParser, prefix: str = "",
@@ -93,7 +96,9 @@ def truth() -> Truth:
         name: frozenset(s for a in sub._actions for s in a.option_strings)
         for name, sub in _subcommands(_parser())
     }
-    return Truth(options, commands)
+    markers = frozenset(re.findall(r"^@pytest\.mark\.(\w+)", pytest_output("--markers"), re.M))
+    hook_names = frozenset(n for n in vars(hooks) if n.startswith("pytest_deployable_"))
+    return Truth(options, commands, markers, hook_names)
 
 
 def pytest_output(*args: str) -> str:
@@ -202,12 +207,25 @@ def check_toml(block: Block, where: str) -> list[str]:
     return []
 
 
-def check_python(block: Block, where: str) -> list[str]:
+def check_python(block: Block, where: str, known: Truth) -> list[str]:
+    """A Python block must compile; its ``pytest.mark.X`` must be registered markers and its
+    ``def pytest_deployable_…`` hooks the plugin's."""
     try:
-        ast.parse(block.text)
+        tree = ast.parse(block.text)
     except SyntaxError as exc:
         return [f"{where}:{block.line + (exc.lineno or 1) - 1}: Python does not compile: {exc.msg}"]
-    return []
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        line = block.line + getattr(node, "lineno", 1) - 1
+        at = f"{where}:{line}"
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "mark" and isinstance(node.value.value, ast.Name)
+                and node.value.value.id == "pytest" and node.attr not in known.markers):
+            found.append((line, f"{at}: pytest.mark.{node.attr}: no such marker"))
+        if (isinstance(node, ast.FunctionDef) and node.name.startswith("pytest_deployable_")
+                and node.name not in known.hooks):
+            found.append((line, f"{at}: {node.name}: no such hook"))
+    return [problem for _, problem in sorted(found)]
 
 
 def check_json(block: Block, where: str) -> list[str]:
@@ -244,7 +262,7 @@ def check_markdown(text: str, where: str, known: Truth) -> list[str]:
         if block.lang == "toml":
             problems += check_toml(block, where)
         elif block.lang == "python":
-            problems += check_python(block, where)
+            problems += check_python(block, where, known)
         elif block.lang == "json":
             problems += check_json(block, where)
     return problems

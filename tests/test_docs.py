@@ -97,6 +97,17 @@ def test_a_wrong_policy_rule_fails_the_docs_check(known: Truth) -> None:
     )
 
 
+def test_a_wrong_marker_or_hook_fails_the_docs_check(known: Truth) -> None:
+    page = (
+        "```python\nimport pytest\n\n@pytest.mark.smoek\ndef test_health(http):\n    pass\n\n"
+        "def pytest_deployable_verdit(config, verdict):\n    pass\n```\n"
+    )
+    assert check_markdown(page, "bad.md", known) == [
+        "bad.md:4: pytest.mark.smoek: no such marker",
+        "bad.md:8: pytest_deployable_verdit: no such hook",
+    ]
+
+
 def test_broken_python_and_json_fail_the_docs_check(known: Truth) -> None:
     page = '```python\ndef f(:\n    pass\n```\n\n```json\n{"a": 1,, }\n```\n'
     assert check_markdown(page, "bad.md", known) == [
