@@ -154,6 +154,9 @@ def check_options(text: str, where: str, known: Truth) -> list[str]:
             if option not in known.pytest_options:
                 problems.append(f"{where}:{n}: {option}: no such pytest option")
     for n, segment in _code_segments(text):
+        for marker in re.findall(r"\bpytest\.mark\.(\w+)", segment):
+            if known.markers and marker not in known.markers:
+                problems.append(f"{where}:{n}: pytest.mark.{marker}: no such marker")
         for m in _PYTEST.finditer(segment):
             rest = segment[m.end():]
             end = _END.search(rest)
@@ -265,7 +268,7 @@ def check_markdown(text: str, where: str, known: Truth) -> list[str]:
             problems += check_python(block, where, known)
         elif block.lang == "json":
             problems += check_json(block, where)
-    return problems
+    return list(dict.fromkeys(problems))  # a marker in a Python block is seen twice
 
 
 def pages() -> list[Path]:
