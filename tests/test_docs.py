@@ -11,16 +11,22 @@ wrong option name, so a rename without the docs fails ``make test``.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, tomllib, truth
 
 from pytest_deployable import hooks
+from pytest_deployable.attestation import RunInfo, dump, to_statement, write_atomic
+from pytest_deployable.cli import main
 from pytest_deployable.markers import MARKERS
 from pytest_deployable.policy import RULES
 from pytest_deployable.provenance import CI_COMMIT_VARIABLES
+from pytest_deployable.selection import Selection
 from pytest_deployable.target_schema import CONTRACT_KEYS, KEYS, LEDGER_KEYS
+from pytest_deployable.targets import Target
+from pytest_deployable.verdict import CheckResult, Outcome, RunFacts, decide
 
 REFERENCE = ROOT / "docs" / "reference"
 
@@ -129,6 +135,62 @@ def test_no_escaped_pipe_in_code_in_a_docs_table() -> None:
         if line.startswith("|") and re.search(r"`[^`]*\\\|[^`]*`", line)
     ]
     assert found == []
+
+
+# --- console transcripts of the gate are what the gate prints --------------------------------
+
+
+def _gate_transcripts() -> list[tuple[str, list[str], str]]:
+    """(where, arguments, printed line) of every ``$ deployable gate …`` in a console block
+    that is followed by its output and needs no key (a synopsis with ``[…]`` is not a run)."""
+    found = []
+    for page in pages():
+        for block in blocks(page.read_text(encoding="utf-8")):
+            if block.lang != "console":
+                continue
+            lines = block.text.replace("\\\n", " ").split("\n")
+            for n, line in enumerate(lines[:-1]):
+                if (line.startswith("$ deployable gate ") and "[" not in line
+                        and "--key" not in line and lines[n + 1].startswith("deployable gate:")):
+                    command = line[2:].split("#")[0].split()
+                    found.append((f"{page.relative_to(ROOT)}:{block.line + n}", command[2:],
+                                  lines[n + 1]))
+    return found
+
+
+@pytest.mark.parametrize(("where", "arguments", "printed"), _gate_transcripts(),
+                         ids=[w for w, _, _ in _gate_transcripts()])
+def test_a_gate_transcript_is_what_the_gate_prints(
+    where: str, arguments: list[str], printed: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A real DEPLOYABLE verdict for the transcript's target and version, finished as long ago
+    # as the transcript says, written where its command reads it.
+    target = arguments[arguments.index("--target") + 1]
+    version = arguments[arguments.index("--version") + 1]
+    said = re.search(r"verdict (\d+)s old", printed)
+    assert said, f"{where}: the transcript does not say how old the verdict is"
+    age = int(said.group(1))
+    finished = datetime.now(timezone.utc) - timedelta(seconds=age)
+    info = RunInfo("shop", Target(target, f"https://{target}.shop.example"),
+                   finished - timedelta(seconds=3), finished, version, "0" * 40)
+    check = CheckResult(id="tests/deploy/test_smoke.py::test_health", category="smoke",
+                        blocking=True, outcome=Outcome.PASSED, attempts=1, reruns=0,
+                        duration_ms=20)
+    monkeypatch.chdir(tmp_path)
+    write_atomic(Path(arguments[0]),
+                 dump(to_statement(decide([check], RunFacts(selection=Selection())), info)))
+
+    code = main(["gate", *arguments])
+
+    out = capsys.readouterr().out.strip()
+    assert code == 0, where
+    # The age is measured now; a loaded machine may add a second or two.
+    assert re.sub(r"\d+s old", "Ns old", out) == re.sub(r"\d+s old", "Ns old", printed), where
+
+
+def test_the_gate_transcripts_are_found() -> None:
+    assert len(_gate_transcripts()) >= 1
 
 
 # --- the reference is complete ---------------------------------------------------------------
