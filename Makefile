@@ -33,8 +33,9 @@ type: $(STAMP)
 
 ## docs: the documentation site in site/; --strict makes every warning (a broken link or
 ## anchor, a page missing from the nav) an error
+# Not --quiet: it silences the warnings, and then --strict has nothing to count.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## demo: deploy the example service locally (good, then broken), gate it, verify production
 demo: $(STAMP)

@@ -10,12 +10,17 @@ wrong option name, so a rename without the docs fails ``make test``.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from _docs import ROOT, Truth, blocks, check_markdown, pages, pytest_output, tomllib, truth
+from conftest import require
 
 from pytest_deployable import hooks
 from pytest_deployable.attestation import RunInfo, dump, to_statement, write_atomic
@@ -135,6 +140,40 @@ def test_no_escaped_pipe_in_code_in_a_docs_table() -> None:
         if line.startswith("|") and re.search(r"`[^`]*\\\|[^`]*`", line)
     ]
     assert found == []
+
+
+# --- the docs build fails on a broken link ---------------------------------------------------
+
+
+def _docs_build(where: Path) -> subprocess.CompletedProcess[str]:
+    """``make docs``'s own command (read from the Makefile), run on the copy in ``where``."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs:.*\n(?:#.*\n)*\t(.+)$", makefile, re.M)
+    assert recipe, "the Makefile has no docs target"
+    words = recipe.group(1).split()
+    arguments = words[words.index(next(w for w in words if w.endswith("/mkdocs"))) + 1:]
+    return subprocess.run([sys.executable, "-m", "mkdocs", *arguments], cwd=where,
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+
+
+def test_the_docs_build_fails_on_a_link_to_a_missing_heading(tmp_path: Path) -> None:
+    require("mkdocs")
+    require("material")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the snippets the how-tos include
+    built = _docs_build(tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "site" / "reference" / "commands" / "index.html").is_file()
+
+    page = tmp_path / "docs" / "tutorials" / "ci-gate.md"
+    page.write_text(page.read_text(encoding="utf-8")
+                    + "\nSee [the rules](../explanation/verdict.md#the-rulez).\n", encoding="utf-8")
+    broken = _docs_build(tmp_path)
+
+    assert broken.returncode != 0
+    assert "does not contain an anchor '#the-rulez'" in broken.stderr
 
 
 # --- console transcripts of the gate are what the gate prints --------------------------------
