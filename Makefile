@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: all venv test pytest lint type demo bench tox clean
+.PHONY: all venv test pytest lint type docs demo bench tox clean
 
 all: test
 
@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## test: the whole suite, then ruff and mypy --strict (what CI runs)
-test: pytest lint type
+## test: the whole suite, then ruff, mypy --strict and the docs build (what CI runs)
+test: pytest lint type docs
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
@@ -30,6 +30,12 @@ lint: $(STAMP)
 
 type: $(STAMP)
 	$(BIN)/mypy --strict pytest_deployable
+
+## docs: the documentation site in site/; --strict makes every warning (a broken link or
+## anchor, a page missing from the nav) an error
+# Not --quiet: it silences the warnings, and then --strict has nothing to count.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 ## demo: deploy the example service locally (good, then broken), gate it, verify production
 demo: $(STAMP)
@@ -53,4 +59,4 @@ tox: $(STAMP)
 	$(BIN)/tox
 
 clean:
-	rm -rf $(VENV) .tox .demo build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tox .demo build site *.egg-info .mypy_cache .ruff_cache
