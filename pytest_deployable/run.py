@@ -408,6 +408,15 @@ class DeployRun:
             verdict = verdict.amended(amendment)
         self._write(session, verdict)
 
+    def amend_written(self, session: pytest.Session, amendment: Amendment) -> None:
+        """Write the run's verdict again with ``amendment``: a later step (the ledger) failed.
+
+        The verdict file and the exit code must say the same thing, so a step that
+        makes the run INCONCLUSIVE after the file was written rewrites the file too.
+        """
+        if self.state.verdict is not None and self.state.verdict_path is not None:
+            self._write(session, self.state.verdict.amended(amendment))
+
     def _write(self, session: pytest.Session, verdict: Verdict) -> None:
         """Write the reports, then the verdict file; set the exit code from what was written."""
         state = self.state

@@ -90,9 +90,18 @@ def test_a_recording_failure_makes_the_run_inconclusive(pytester: pytest.Pyteste
         "cannot reach the ledger postgresql+psycopg://ci:***@127.0.0.1:*"
     ])
     assert password not in result.stdout.str() + result.stderr.str()
-    # The verdict file says what the checks found; only the exit code says it was not kept.
-    statement = json.loads((pytester.path / "deploy-verdict.json").read_text())
-    assert statement["predicate"]["deployability"]["verdict"] == "DEPLOYABLE"
+    # The file says what the exit code says, so a gate on the file alone cannot pass it.
+    text = (pytester.path / "deploy-verdict.json").read_text()
+    assert password not in text
+    ext = json.loads(text)["predicate"]["deployability"]
+    assert ext["verdict"] == "INCONCLUSIVE"
+    assert ext["reasons"][-1].startswith(
+        "the verdict was not recorded in the ledger, so the run is INCONCLUSIVE: cannot reach")
+    assert [c["outcome"] for c in ext["checks"]] == ["passed"]  # what the checks found stays
+    gate = subprocess.run([sys.executable, "-m", "pytest_deployable", "gate",
+                           str(pytester.path / "deploy-verdict.json")],
+                          capture_output=True, text=True, check=False)
+    assert gate.returncode == 6, gate.stdout + gate.stderr
 
 
 def test_a_run_records_into_postgresql(pytester: pytest.Pytester, server: Server,

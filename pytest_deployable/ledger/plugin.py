@@ -19,6 +19,7 @@ from ..redact import Redactor
 from ..run import EXIT_INCONCLUSIVE
 from ..state import STATE
 from ..targets import Target, TargetError, ledger_url, load_targets_file
+from ..verdict import Amendment, Decision
 from .urls import LedgerURL, LedgerUsageError, resolve
 
 __all__ = ["LedgerRecording", "register_recording"]
@@ -59,10 +60,16 @@ class LedgerRecording:
         if not state.verdict_written or state.verdict_path is None:
             return result  # nothing to record; the run is INCONCLUSIVE already
         line, failed = self._record(state.verdict_path)
-        if failed:
-            session.exitstatus = EXIT_INCONCLUSIVE
         redact = Redactor((*state.target.secrets, *self.url.secrets)) if state.target else \
             Redactor(self.url.secrets)
+        if failed:
+            # The file must not keep a verdict the exit code contradicts (SPEC §6, §10): a
+            # pipeline that gates the file alone would promote a run the ledger never kept.
+            run = self.config.pluginmanager.get_plugin("deployable-gate")
+            if run is not None:
+                run.amend_written(session, Amendment(redact(line.removeprefix("ERROR: ")),
+                                                     Decision.INCONCLUSIVE))
+            session.exitstatus = EXIT_INCONCLUSIVE
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(redact(line), red=failed, bold=failed)
