@@ -7,7 +7,7 @@ such as ``protect = true`` must never silently leave production unprotected.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .durations import parse_duration
@@ -123,60 +123,74 @@ def _check_contract_table(where: str, table: Mapping[str, Any]) -> None:
             raise TargetError(f"{where}.{key} must be {shown}, not {value!r}")
 
 
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _string_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _whole(low: int, high: float = float("inf")) -> Callable[[Any], bool]:
+    return lambda value: (isinstance(value, int) and not isinstance(value, bool)
+                          and low <= value <= high)
+
+
+def _roles(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        NAME_RE.match(role) and _strings(specs) for role, specs in value.items()
+    )
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, str) and NAME_RE.match(v) for v in value
+    )
+
+
+def _env_names(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
+    )
+
+
+#: How each key of :data:`KEYS` checks its value (``KEYS`` says the same in words).
+_FITS: dict[str, Callable[[Any], bool]] = {
+    "base_url": lambda value: isinstance(value, str),
+    "hosts": _strings,
+    "headers": _string_table,
+    "variables": lambda value: isinstance(value, dict) and all(
+        isinstance(v, (str, int, float, bool)) for v in value.values()),
+    "timeout": lambda value: timeout_seconds(value) is not None,
+    "ca_bundle": _text,
+    "verify": lambda value: isinstance(value, bool),
+    "max_response_bytes": _whole(1024),
+    "retries": _whole(0, 10),
+    "protected": lambda value: isinstance(value, bool),
+    "version_samples": _whole(1, 100),
+    "version_url": _text,
+    "version_field": _text,
+    "roles": _roles,
+    "openapi": _text,
+    "database": _text,
+    "schema_revision": _text,
+    "alembic_ini": _text,
+    "schema_tool": lambda value: value in SCHEMA_TOOLS,
+    "contract": lambda value: isinstance(value, dict),
+    "prometheus": _text,
+    "prometheus_headers": _string_table,
+    "promote_from": _names,
+    "promote_max_age": lambda value: _is_duration(value),
+    "public_env": _env_names,
+}
+
+
 def _value_fits(key: str, value: Any) -> bool:
-    if key == "base_url":
-        return isinstance(value, str)
-    if key == "hosts":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if key == "headers":
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    if key == "variables":
-        return isinstance(value, dict) and all(
-            isinstance(v, (str, int, float, bool)) for v in value.values()
-        )
-    if key == "timeout":
-        return timeout_seconds(value) is not None
-    if key == "ca_bundle":
-        return isinstance(value, str) and bool(value)
-    if key == "verify":
-        return isinstance(value, bool)
-    if key == "max_response_bytes":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 1024
-    if key == "retries":
-        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
-    if key == "protected":
-        return isinstance(value, bool)
-    if key == "version_samples":
-        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
-    if key in ("version_url", "version_field"):
-        return isinstance(value, str) and bool(value)
-    if key == "roles":
-        return isinstance(value, dict) and all(
-            NAME_RE.match(role) and isinstance(specs, list)
-            and all(isinstance(v, str) for v in specs)
-            for role, specs in value.items()
-        )
-    if key in ("openapi", "database", "schema_revision", "alembic_ini"):
-        return isinstance(value, str) and bool(value.strip())
-    if key == "schema_tool":
-        return value in SCHEMA_TOOLS
-    if key == "contract":
-        return isinstance(value, dict)
-    if key == "prometheus":
-        return isinstance(value, str) and bool(value)
-    if key == "prometheus_headers":
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    if key == "promote_from":
-        return isinstance(value, list) and bool(value) and all(
-            isinstance(v, str) and NAME_RE.match(v) for v in value
-        )
-    if key == "promote_max_age":
-        return _is_duration(value)
-    if key == "public_env":
-        return isinstance(value, list) and all(
-            isinstance(v, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v) for v in value
-        )
-    return False  # pragma: no cover - every key in KEYS is handled above
+    return _FITS[key](value)
 
 
 def _is_duration(value: Any) -> bool:

@@ -237,3 +237,11 @@ def test_bad_contract_keys_are_errors(tmp_path: Path, table: str, expected: str)
     with pytest.raises(TargetError, match=None) as excinfo:
         load_targets_file(write(tmp_path, text))
     assert expected in str(excinfo.value)
+
+
+def test_every_target_key_has_a_checker_and_every_checker_a_key() -> None:
+    # KEYS says in words what _FITS checks: a key in one table only would be a key the
+    # loader accepts unchecked, or a check no user can reach.
+    from pytest_deployable.target_schema import _FITS, KEYS
+
+    assert set(_FITS) == set(KEYS)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from .document import INSTALL_HINT, ContractError, MissingExtra, parse_document, read_location
 from .document import require_extra as require_extra
-from .validate import Contract, ContractViolation, Operation, describe_problems, load_contract
+from .messages import describe_problems
+from .validate import Contract, ContractViolation, Operation, load_contract
 
 __all__ = [
     "INSTALL_HINT",

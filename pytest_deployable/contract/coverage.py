@@ -166,8 +166,8 @@ class CoverageTracker:
     def measure(self) -> Coverage:
         """The run's coverage (measured once, when the verdict is decided)."""
         if self.coverage is None:
+            from .document import ContractError
             from .plugin import get_contract
-            from .validate import ContractError
 
             minimum = min_coverage(self.target)
             location = self.target.openapi or ""

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 from ..redact import Redactor
 from ..targets import Target
+from .document import ContractError, MissingExtra
 from .messages import MAX_LINE
-from .validate import ContractError, ContractViolation, MissingExtra
+from .validate import ContractViolation
 
 __all__ = ["PACT_HINT", "PactFile", "find_pacts", "verify_pact"]
 

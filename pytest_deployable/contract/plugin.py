@@ -21,17 +21,13 @@ import pytest
 from ..redact import Redactor
 from ..state import STATE
 from ..targets import Target
+from .document import ContractError, MissingExtra, parse_document, read_location, require_extra
+from .messages import describe_problems
 from .validate import (
     Contract,
-    ContractError,
     ContractViolation,
-    MissingExtra,
     Operation,
-    describe_problems,
     load_contract,
-    parse_document,
-    read_location,
-    require_extra,
 )
 
 if TYPE_CHECKING:

@@ -21,10 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from .document import (
-    INSTALL_HINT,
     METHODS,
-    ContractError,
-    MissingExtra,
     escape_pointer,
     parse_document,
     pointer_target,
@@ -37,19 +34,8 @@ from .messages import describe_problems, schema_problems
 if TYPE_CHECKING:
     import requests
 
-__all__ = [
-    "INSTALL_HINT",
-    "Contract",
-    "ContractError",
-    "ContractViolation",
-    "MissingExtra",
-    "Operation",
-    "describe_problems",
-    "load_contract",
-    "parse_document",
-    "read_location",
-    "require_extra",
-]
+# Reading a document is document.py's, wording problems messages.py's: import them there.
+__all__ = ["Contract", "ContractViolation", "Operation", "load_contract"]
 
 _FOUND_CACHE = 4096
 

@@ -33,17 +33,19 @@ from .rows import DeploymentRow, NewDeployment, VerdictRow
 from .schema import checks, deployments, naive, utc, verdicts
 from .urls import LedgerURL
 
-__all__ = ["DeploymentConflict", "Ledger", "LedgerError"]
+__all__ = ["VERDICT_COLUMNS", "DeploymentConflict", "Ledger", "LedgerError", "deployment_row",
+           "verdict_row"]
 
 #: Verdict columns every query reads; the document only when asked for.
-_VERDICT_COLUMNS = [c for c in verdicts.c if c.name != "document"]
+VERDICT_COLUMNS = [c for c in verdicts.c if c.name != "document"]
 
 
 class DeploymentConflict(LedgerError):
     """``--id`` names a different deployment, or ``--remediates`` an unknown one (usage)."""
 
 
-def _verdict_row(row: Row[Any]) -> VerdictRow:
+def verdict_row(row: Row[Any]) -> VerdictRow:
+    """A ``ledger_verdicts`` row as a :class:`VerdictRow` (for queries outside the store too)."""
     data = row._mapping
     return VerdictRow(
         id=data["id"], statement_sha256=data["statement_sha256"], target=data["target"],
@@ -56,7 +58,8 @@ def _verdict_row(row: Row[Any]) -> VerdictRow:
     )
 
 
-def _deployment_row(row: Row[Any]) -> DeploymentRow:
+def deployment_row(row: Row[Any]) -> DeploymentRow:
+    """A ``ledger_deployments`` row as a :class:`DeploymentRow`."""
     data = row._mapping
     commit_time = data["commit_time"]
     return DeploymentRow(
@@ -187,7 +190,7 @@ class Ledger:
             row = connection.execute(
                 select(deployments).where(deployments.c.id == key)
             ).one()
-        found = _deployment_row(row)
+        found = deployment_row(row)
         if inserted is None:
             same = (found.target, found.version, found.status, found.commit, found.remediates) \
                 == (new.target, new.version, new.status, new.commit, new.remediates)
@@ -204,7 +207,7 @@ class Ledger:
                         with_document: bool = False) -> list[VerdictRow]:
         """The verdicts for ``version`` on ``target`` (of ``subject``, when given) that
         finished last (ties: all of them)."""
-        columns = list(verdicts.c) if with_document else _VERDICT_COLUMNS
+        columns = list(verdicts.c) if with_document else VERDICT_COLUMNS
         query = (select(*columns)
                  .where(verdicts.c.target == target, verdicts.c.version == version)
                  .order_by(verdicts.c.finished_on.desc(), verdicts.c.id.desc())
@@ -216,7 +219,7 @@ class Ledger:
         # Only the ties of the first are made into rows: deployable serve asks this of
         # every request, and a version's older runs are most of what the query reads.
         first = found[0].finished_on if found else None
-        return [_verdict_row(row) for row in found if row.finished_on == first]
+        return [verdict_row(row) for row in found if row.finished_on == first]
 
     def document(self, verdict_id: int) -> str:
         """The document of a recorded verdict, as it was recorded."""
@@ -228,7 +231,7 @@ class Ledger:
     def history(self, *, target: str | None = None, version: str | None = None,
                 limit: int = 50) -> list[VerdictRow | DeploymentRow]:
         """Verdicts and deployments, newest first (verdicts by when their run finished)."""
-        verdict_query = select(*_VERDICT_COLUMNS).order_by(
+        verdict_query = select(*VERDICT_COLUMNS).order_by(
             verdicts.c.finished_on.desc(), verdicts.c.id.desc()).limit(limit)
         deployment_query = select(deployments).order_by(
             deployments.c.deployed_at.desc(), deployments.c.recorded_at.desc()).limit(limit)
@@ -238,8 +241,8 @@ class Ledger:
                 deployment_query = deployment_query.where(deployments.c[column] == value)
         with guard(self.url), self.engine.connect() as connection:
             entries: list[VerdictRow | DeploymentRow] = [
-                *(_verdict_row(row) for row in connection.execute(verdict_query)),
-                *(_deployment_row(row) for row in connection.execute(deployment_query)),
+                *(verdict_row(row) for row in connection.execute(verdict_query)),
+                *(deployment_row(row) for row in connection.execute(deployment_query)),
             ]
         entries.sort(key=_when, reverse=True)
         return entries[:limit]

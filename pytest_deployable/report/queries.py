@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select, union
 from ..ledger.connection import guard
 from ..ledger.rows import DeploymentRow, VerdictRow
 from ..ledger.schema import checks, deployments, naive, verdicts
-from ..ledger.store import _VERDICT_COLUMNS, Ledger, _deployment_row, _verdict_row
+from ..ledger.store import VERDICT_COLUMNS, Ledger, deployment_row, verdict_row
 
 __all__ = ["CheckStats", "check_stats", "deployed", "latest_verdicts", "metric_rows",
            "recent_verdicts", "targets"]
@@ -33,7 +33,7 @@ def metric_rows(ledger: Ledger, target: str, since: datetime) -> list[Deployment
     query = select(deployments).where(
         (deployments.c.id.in_(mine)) | (deployments.c.remediates.in_(mine)))
     with guard(ledger.url), ledger.engine.connect() as connection:
-        return [_deployment_row(row) for row in connection.execute(query)]
+        return [deployment_row(row) for row in connection.execute(query)]
 
 
 def targets(ledger: Ledger) -> list[str]:
@@ -53,7 +53,7 @@ def deployed(ledger: Ledger, names: Sequence[str]) -> dict[str, DeploymentRow]:
                 .order_by(deployments.c.deployed_at.desc(), deployments.c.recorded_at.desc())
                 .limit(1)).first()
             if row is not None:
-                found[name] = _deployment_row(row)
+                found[name] = deployment_row(row)
     return found
 
 
@@ -63,19 +63,19 @@ def latest_verdicts(ledger: Ledger, names: Sequence[str]) -> dict[str, VerdictRo
     with guard(ledger.url), ledger.engine.connect() as connection:
         for name in names:
             row = connection.execute(
-                select(*_VERDICT_COLUMNS).where(verdicts.c.target == name)
+                select(*VERDICT_COLUMNS).where(verdicts.c.target == name)
                 .order_by(verdicts.c.finished_on.desc(), verdicts.c.id.desc()).limit(1)).first()
             if row is not None:
-                found[name] = _verdict_row(row)
+                found[name] = verdict_row(row)
     return found
 
 
 def recent_verdicts(ledger: Ledger, limit: int) -> list[VerdictRow]:
     """The verdicts that finished last, newest first."""
-    query = (select(*_VERDICT_COLUMNS)
+    query = (select(*VERDICT_COLUMNS)
              .order_by(verdicts.c.finished_on.desc(), verdicts.c.id.desc()).limit(limit))
     with guard(ledger.url), ledger.engine.connect() as connection:
-        return [_verdict_row(row) for row in connection.execute(query)]
+        return [verdict_row(row) for row in connection.execute(query)]
 
 
 @dataclass(frozen=True)
