@@ -165,8 +165,12 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def revision(connection: Connection, url: LedgerURL) -> str | None:
     """The ledger's schema revision; None for an empty database; LedgerError if not a ledger."""
     inspector = inspect(connection)
+    # Ledger tables first, the version table second: another process's first migration
+    # commits both at once, and a reader outside the schema lock that asked in the other
+    # order could see the version table missing, then the ledger tables present.
+    has_ledger_tables = inspector.has_table("ledger_verdicts")
     if not inspector.has_table(VERSION_TABLE):
-        if inspector.has_table("ledger_verdicts"):
+        if has_ledger_tables:
             raise LedgerError(f"the ledger {url.shown} has ledger tables but no schema version "
                               "table: not written by pytest-deployable, or damaged")
         return None
