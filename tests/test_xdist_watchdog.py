@@ -44,10 +44,14 @@ def test_a_worker_crash_under_loadgroup_ends_within_the_grace_with_a_verdict(
     assert ext["verdict"] in ("NOT_DEPLOYABLE", "INCONCLUSIVE")
     assert any(reason.startswith("worker gw") and reason.endswith(" crashed")
                for reason in ext["reasons"])
-    # The scheduler stalls after the crash every time here; the watchdog ended it.
-    assert any(reason.startswith("time budget ran out: --deploy-crash-grace 2s: no check "
-                                 "finished in the 2s after worker gw")
-               for reason in ext["reasons"]), ext["reasons"]
+    # The scheduler stalls after the crash nearly every time here, and then the watchdog
+    # ended the run. Once in a while (seen under load in CI) xdist hands the group on and
+    # the run ends by itself: then a check of the crashed worker's group never ran.
+    stalled = any(reason.startswith("time budget ran out: --deploy-crash-grace 2s: no check "
+                                    "finished in the 2s after worker gw")
+                  for reason in ext["reasons"])
+    assert stalled or any(reason.startswith("1 blocking check did not run")
+                          for reason in ext["reasons"]), ext["reasons"]
     crashed = next(c for c in ext["checks"] if c["id"].endswith("test_a[1]"))
     assert crashed["outcome"] in ("error", "failed", "notRun")
     result.stdout.fnmatch_lines(["*= deployability: * =*", "verdict file: *"])
