@@ -8,7 +8,7 @@ the signature is over ``PAE(payloadType, payload)``, never over the JSON text,
 so re-indenting the envelope does not break it and changing the type does.
 
 An envelope is untrusted input like any verdict file: its shape is checked with
-the gate's declarative ``_field`` table, and duplicate keys are refused.
+the gate's declarative ``verdict_field`` table, and duplicate keys are refused.
 """
 
 from __future__ import annotations
@@ -23,18 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from .gate import (
-    _ARRAY,
-    _OPTIONAL_STR,
-    _STR,
     VerdictFileError,
-    _field,
-    _one_line,
-    _shown,
     check_statement,
     parse_json,
     read_json,
+    verdict_field,
 )
 from .keys import PrivateKey, PublicKey
+from .untrusted import ARRAY, OPTIONAL_STR, STR, one_line, shown
 
 __all__ = [
     "PAYLOAD_TYPE",
@@ -148,7 +144,7 @@ class VerdictDocument:
         trusted = self.verified_by
         if trusted is not None:
             return f"signed by {trusted.verified_by}, verified with {trusted.key_source}"
-        ids = ", ".join(_one_line(s.keyid or "(no keyid)") for s in self.signatures)
+        ids = ", ".join(one_line(s.keyid or "(no keyid)") for s in self.signatures)
         if all(s.verified is None for s in self.signatures):
             if self.problem is not None:
                 return f"signed by {ids}, NOT usable: {self.problem}"
@@ -173,8 +169,8 @@ def _check_signatures(
         at = f"signatures[{index}]"
         if not isinstance(entry, dict):
             raise VerdictFileError(f"not a signed verdict: {at} must be an object")
-        keyid = _field(entry, at, "keyid", _OPTIONAL_STR, optional=True)
-        sig = _b64decode(_field(entry, at, "sig", _STR))
+        keyid = verdict_field(entry, at, "keyid", OPTIONAL_STR, optional=True)
+        sig = _b64decode(verdict_field(entry, at, "sig", STR))
         if sig is None:
             raise VerdictFileError(f"not a signed verdict: {at}.sig is not base64")
         if not keys:
@@ -187,15 +183,15 @@ def _check_signatures(
             facts.append(Signature(keyid, True, match.keyid, match.source))
             continue
         facts.append(Signature(keyid, False))
-        shown = _one_line(keyid) if keyid else "(no keyid)"
+        named = one_line(keyid) if keyid else "(no keyid)"
         if keyid in trusted:
             problems.append(
-                f"the signature by trusted key {shown} does not match the payload "
+                f"the signature by trusted key {named} does not match the payload "
                 f"(sha256 {hashlib.sha256(payload).hexdigest()[:16]}…): changed after signing"
             )
         else:
             problems.append(
-                f"signed by {shown}, which is not a trusted key (trusted: "
+                f"signed by {named}, which is not a trusted key (trusted: "
                 f"{', '.join(sorted(trusted))})"
             )
     if not entries:
@@ -217,9 +213,9 @@ def open_document(data: Any, keys: Iterable[PublicKey] = ()) -> VerdictDocument:
     if not is_envelope(data):
         return VerdictDocument(check_statement(data), signed=False,
                                problem="not signed: the file is a bare statement")
-    payload_type = _field(data, "", "payloadType", _STR)
-    encoded = _field(data, "", "payload", _STR)
-    entries = _field(data, "", "signatures", _ARRAY)
+    payload_type = verdict_field(data, "", "payloadType", STR)
+    encoded = verdict_field(data, "", "payload", STR)
+    entries = verdict_field(data, "", "signatures", ARRAY)
     payload = _b64decode(encoded)
     if payload is None:
         raise VerdictFileError("not a signed verdict: payload is not base64")
@@ -227,7 +223,7 @@ def open_document(data: Any, keys: Iterable[PublicKey] = ()) -> VerdictDocument:
     if payload_type != PAYLOAD_TYPE:
         # Checked after the signatures are read, but reported first: a signature
         # over another type does not vouch for a statement, whoever made it.
-        problem = (f"payloadType is {_shown(payload_type)}, not {PAYLOAD_TYPE!r}: "
+        problem = (f"payloadType is {shown(payload_type)}, not {PAYLOAD_TYPE!r}: "
                    "not an in-toto statement")
         facts = tuple(Signature(s.keyid, False if trusted else None) for s in facts)
     try:
@@ -241,7 +237,7 @@ def open_document(data: Any, keys: Iterable[PublicKey] = ()) -> VerdictDocument:
         if isinstance(exc, VerdictFileError):
             raise
         raise VerdictFileError(
-            f"not a verdict file: the envelope's payload is not JSON ({_one_line(str(exc))})"
+            f"not a verdict file: the envelope's payload is not JSON ({one_line(str(exc))})"
         ) from None
     return VerdictDocument(checked, signed=True, signatures=facts, problem=problem)
 

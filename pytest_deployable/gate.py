@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,16 +31,49 @@ from typing import Any
 from .attestation import PREDICATE_TYPE, SCHEMA_VERSION, STATEMENT_TYPE
 from .durations import format_duration, parse_duration
 from .files import UnreadableFile, read_regular_file
+from .untrusted import (
+    ARRAY,
+    BOOL,
+    COUNT,
+    OBJECT,
+    OPTIONAL_STR,
+    STR,
+    STRINGS,
+    Kind,
+    Refused,
+    one_line,
+    parse_json,
+    parse_time,
+    shown,
+)
 from .verdict import CheckResult, Decision, Outcome, decide
 from .vocabulary import SELECTION_KEYS, SUMMARY_KEYS
 
 __all__ = [
-    "CLOCK_SKEW", "EXIT_BAD_FILE", "EXIT_CODES_HELP", "EXIT_DEPLOYABLE", "EXIT_INCONCLUSIVE",
+    "CLOCK_SKEW",
+    "EXIT_BAD_FILE",
+    "EXIT_CODES_HELP",
+    "EXIT_DEPLOYABLE",
+    "EXIT_INCONCLUSIVE",
     "EXIT_MISMATCH",
-    "EXIT_NOT_DEPLOYABLE", "EXIT_PARTIAL", "EXIT_STALE", "EXIT_USAGE", "MAX_VERDICT_BYTES",
-    "GateResult", "VerdictFileError",
-    "check_statement", "evaluate", "format_duration", "gate_file", "is_partial",
-    "parse_duration", "parse_json", "parse_time", "read_json", "read_verdict",
+    "EXIT_NOT_DEPLOYABLE",
+    "EXIT_PARTIAL",
+    "EXIT_STALE",
+    "EXIT_USAGE",
+    "MAX_VERDICT_BYTES",
+    "GateResult",
+    "VerdictFileError",
+    "check_statement",
+    "evaluate",
+    "format_duration",
+    "gate_file",
+    "is_partial",
+    "parse_duration",
+    "parse_json",
+    "parse_time",
+    "read_json",
+    "read_verdict",
+    "verdict_field",
 ]
 
 EXIT_DEPLOYABLE = 0
@@ -74,9 +107,6 @@ exit codes:
 #: before the verdict is not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
 
-_TIME_RE = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
-)
 #: The verdict file's summary keys, each counting the checks with one outcome.
 _SUMMARY_KEYS = {key: outcome for outcome, key in SUMMARY_KEYS.items()}
 _VERDICTS = tuple(decision.value for decision in Decision)
@@ -87,56 +117,16 @@ class VerdictFileError(Exception):
     """A verdict file that cannot be trusted; its message is one line for the user."""
 
 
-class _Refused(ValueError):
-    """Raised from the JSON parser's hooks for input that strict JSON does not allow."""
-
-
-def parse_time(text: str) -> datetime | None:
-    """An RFC 3339 UTC timestamp ending in ``Z`` as an aware datetime, or None if it is not one."""
-    match = _TIME_RE.fullmatch(text)
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    micro = int((match.group(7) or "0").ljust(6, "0")[:6])
-    try:
-        return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def _shown(value: Any) -> str:
-    """A short, one-line, printable description of a JSON value for an error message."""
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "an array"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _one_line(text: str) -> str:
-    """``text`` with control characters escaped, so that a file cannot forge output lines."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
-#: What a field must be: the words an error shows, and the test.
-_Kind = tuple[str, Callable[[Any], bool]]
-_STR: _Kind = ("a string", lambda v: isinstance(v, str))
-_OPTIONAL_STR: _Kind = ("a string or null", lambda v: v is None or isinstance(v, str))
-_BOOL: _Kind = ("true or false", lambda v: isinstance(v, bool))
-_COUNT: _Kind = ("a whole number", lambda v: type(v) is int and v >= 0)
-_OBJECT: _Kind = ("an object", lambda v: isinstance(v, dict))
-_ARRAY: _Kind = ("an array", lambda v: isinstance(v, list))
-_STRINGS: _Kind = ("an array of strings",
-                   lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
-_TIME: _Kind = ("an RFC 3339 UTC timestamp such as 2026-01-01T12:00:00Z",
+_TIME: Kind = ("an RFC 3339 UTC timestamp such as 2026-01-01T12:00:00Z",
                 lambda v: isinstance(v, str) and parse_time(v) is not None)
-_VERDICT: _Kind = (f"one of {', '.join(_VERDICTS)}", lambda v: v in _VERDICTS)
-_RESULT: _Kind = ("PASSED, WARNED or FAILED", lambda v: v in ("PASSED", "WARNED", "FAILED"))
-_SUBJECTS: _Kind = ("a non-empty array", lambda v: isinstance(v, list) and len(v) > 0)
+_VERDICT: Kind = (f"one of {', '.join(_VERDICTS)}", lambda v: v in _VERDICTS)
+_RESULT: Kind = ("PASSED, WARNED or FAILED", lambda v: v in ("PASSED", "WARNED", "FAILED"))
+_SUBJECTS: Kind = ("a non-empty array", lambda v: isinstance(v, list) and len(v) > 0)
 _EDITED = "inconsistent verdict file (edited or corrupt)"
 
 
-def _field(obj: Mapping[str, Any], where: str, key: str, kind: _Kind,
-           optional: bool = False) -> Any:
+def verdict_field(obj: Mapping[str, Any], where: str, key: str, kind: Kind,
+                  optional: bool = False) -> Any:
     """``obj[key]`` if it is of ``kind``; VerdictFileError naming ``where.key`` if not."""
     name = f"{where}.{key}" if where else key
     if key not in obj:
@@ -145,71 +135,71 @@ def _field(obj: Mapping[str, Any], where: str, key: str, kind: _Kind,
         raise VerdictFileError(f"not a verdict file: {name} is missing")
     if not kind[1](obj[key]):
         raise VerdictFileError(
-            f"not a verdict file: {name} must be {kind[0]}, not {_shown(obj[key])}"
+            f"not a verdict file: {name} must be {kind[0]}, not {shown(obj[key])}"
         )
     return obj[key]
 
 
 def _check_schema(data: Mapping[str, Any]) -> None:
-    version = _field(data, "predicate.deployability", "schemaVersion", _STR)
+    version = verdict_field(data, "predicate.deployability", "schemaVersion", STR)
     if version == SCHEMA_VERSION:
         return
     newer = (len(version), version) > (len(SCHEMA_VERSION), SCHEMA_VERSION)
     if re.fullmatch(r"[1-9][0-9]*", version) and newer:
-        shown = version if len(version) <= 12 else version[:9] + "..."
+        brief = version if len(version) <= 12 else version[:9] + "..."
         raise VerdictFileError(
-            f"written by a newer pytest-deployable, schema {shown}; this one reads "
+            f"written by a newer pytest-deployable, schema {brief}; this one reads "
             f"{SCHEMA_VERSION}: upgrade pytest-deployable to read it"
         )
     raise VerdictFileError(
-        f"not a verdict file: unknown schemaVersion {_shown(version)}; this one reads "
+        f"not a verdict file: unknown schemaVersion {shown(version)}; this one reads "
         f"{SCHEMA_VERSION}"
     )
 
 
 def _check_checks(data: Mapping[str, Any]) -> list[CheckResult]:
-    checks = _field(data, "predicate.deployability", "checks", _ARRAY)
-    outcome: _Kind = (f"one of {', '.join(_OUTCOMES)}", lambda v: v in _OUTCOMES)
+    checks = verdict_field(data, "predicate.deployability", "checks", ARRAY)
+    outcome: Kind = (f"one of {', '.join(_OUTCOMES)}", lambda v: v in _OUTCOMES)
     results = []
     for index, check in enumerate(checks):
         at = f"predicate.deployability.checks[{index}]"
         if not isinstance(check, dict):
             raise VerdictFileError(f"not a verdict file: {at} must be an object")
         results.append(CheckResult(
-            id=_field(check, at, "id", _STR),
-            category=_field(check, at, "category", _STR),
-            blocking=_field(check, at, "blocking", _BOOL),
-            outcome=Outcome(_field(check, at, "outcome", outcome)),
-            attempts=_field(check, at, "attempts", _COUNT),
-            reruns=_field(check, at, "reruns", _COUNT, optional=True) or 0,
-            host=_field(check, at, "host", _OPTIONAL_STR, optional=True),
-            inconclusive=_field(check, at, "inconclusive", _OPTIONAL_STR, optional=True),
+            id=verdict_field(check, at, "id", STR),
+            category=verdict_field(check, at, "category", STR),
+            blocking=verdict_field(check, at, "blocking", BOOL),
+            outcome=Outcome(verdict_field(check, at, "outcome", outcome)),
+            attempts=verdict_field(check, at, "attempts", COUNT),
+            reruns=verdict_field(check, at, "reruns", COUNT, optional=True) or 0,
+            host=verdict_field(check, at, "host", OPTIONAL_STR, optional=True),
+            inconclusive=verdict_field(check, at, "inconclusive", OPTIONAL_STR, optional=True),
         ))
-        _field(check, at, "metrics", _ARRAY, optional=True)
-        _field(check, at, "durationMs", _COUNT, optional=True)
-        _field(check, at, "message", _OPTIONAL_STR, optional=True)
+        verdict_field(check, at, "metrics", ARRAY, optional=True)
+        verdict_field(check, at, "durationMs", COUNT, optional=True)
+        verdict_field(check, at, "message", OPTIONAL_STR, optional=True)
     return results
 
 
 def _check_hosts(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
     """The optional per-host summary: its shape, and its counts against the checks."""
-    hosts = _field(data, "predicate.deployability", "hosts", _ARRAY, optional=True)
+    hosts = verdict_field(data, "predicate.deployability", "hosts", ARRAY, optional=True)
     if hosts is None:
         return
     for index, entry in enumerate(hosts):
         at = f"predicate.deployability.hosts[{index}]"
         if not isinstance(entry, dict):
             raise VerdictFileError(f"not a verdict file: {at} must be an object")
-        name = _field(entry, at, "host", _STR)
+        name = verdict_field(entry, at, "host", STR)
         for key, outcome in _SUMMARY_KEYS.items():
-            count = _field(entry, at, key, _COUNT, optional=True)
+            count = verdict_field(entry, at, key, COUNT, optional=True)
             counted = sum(1 for c in checks if c.host == name and c.outcome is outcome)
             if count is not None and count != counted:
                 raise VerdictFileError(
                     f"{_EDITED}: {at}.{key} is {count} but {counted} checks on host "
-                    f"{_shown(name)} are {outcome.value}"
+                    f"{shown(name)} are {outcome.value}"
                 )
-        _field(entry, at, "failedChecks", _STRINGS, optional=True)
+        verdict_field(entry, at, "failedChecks", STRINGS, optional=True)
 
 
 def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> None:
@@ -225,7 +215,7 @@ def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> No
     verdict = Decision(data["verdict"])
     floor = decide(checks)
     if verdict.severity < floor.decision.severity:
-        reason = f" ({_one_line(floor.reasons[0])})" if floor.reasons else ""
+        reason = f" ({one_line(floor.reasons[0])})" if floor.reasons else ""
         raise VerdictFileError(
             f"{_EDITED}: the verdict is {verdict.value} but its checks make it at best "
             f"{floor.decision.value}{reason}"
@@ -235,19 +225,19 @@ def _check_consistency(data: Mapping[str, Any], checks: list[CheckResult]) -> No
         raise VerdictFileError(f"{_EDITED}: finishedOn is before startedOn")
 
 
-_SELECTION_FIELDS: tuple[tuple[str, _Kind], ...] = tuple(zip(SELECTION_KEYS, (
-    _BOOL, _STRINGS, _STRINGS, _OPTIONAL_STR, _OPTIONAL_STR, _BOOL, _STRINGS,
+_SELECTION_FIELDS: tuple[tuple[str, Kind], ...] = tuple(zip(SELECTION_KEYS, (
+    BOOL, STRINGS, STRINGS, OPTIONAL_STR, OPTIONAL_STR, BOOL, STRINGS,
 ), strict=True))
 
 
 def _check_selection(data: Mapping[str, Any]) -> None:
     """The optional ``selection`` record: its shape, and ``complete`` against its lists."""
     where = "predicate.deployability.selection"
-    selection = _field(data, "predicate.deployability", "selection", _OBJECT, optional=True)
+    selection = verdict_field(data, "predicate.deployability", "selection", OBJECT, optional=True)
     if selection is None:
         return
     for key, kind in _SELECTION_FIELDS:
-        _field(selection, where, key, kind)
+        verdict_field(selection, where, key, kind)
     left_out = (selection["deselected"] or selection["skippedAtCollection"]
                 or selection["lastFailed"] or any("::" in arg for arg in selection["args"]))
     if selection["complete"] and left_out:
@@ -270,66 +260,51 @@ def is_partial(statement: Mapping[str, Any]) -> bool:
 def check_statement(data: Any) -> dict[str, Any]:
     """``data`` if it is a well-formed, self-consistent verdict statement; else VerdictFileError."""
     if not isinstance(data, dict):
-        raise VerdictFileError(f"not a verdict file: expected a JSON object, found {_shown(data)}")
-    _field(data, "", "_type", (repr(STATEMENT_TYPE), lambda v: v == STATEMENT_TYPE))
-    _field(data, "", "predicateType", (repr(PREDICATE_TYPE), lambda v: v == PREDICATE_TYPE))
-    predicate = _field(data, "", "predicate", _OBJECT)
+        raise VerdictFileError(f"not a verdict file: expected a JSON object, found {shown(data)}")
+    verdict_field(data, "", "_type", (repr(STATEMENT_TYPE), lambda v: v == STATEMENT_TYPE))
+    verdict_field(data, "", "predicateType", (repr(PREDICATE_TYPE), lambda v: v == PREDICATE_TYPE))
+    predicate = verdict_field(data, "", "predicate", OBJECT)
     if "deployability" not in predicate:
         raise VerdictFileError(
             "not a verdict file: it has no predicate.deployability, so pytest-deployable did "
             "not write it"
         )
-    ours = _field(predicate, "predicate", "deployability", _OBJECT)
+    ours = verdict_field(predicate, "predicate", "deployability", OBJECT)
     _check_schema(ours)
 
-    subjects = _field(data, "", "subject", _SUBJECTS)
+    subjects = verdict_field(data, "", "subject", _SUBJECTS)
     for index, subject in enumerate(subjects):
         at = f"subject[{index}]"
         if not isinstance(subject, dict):
             raise VerdictFileError(f"not a verdict file: {at} must be an object")
-        _field(subject, at, "name", _STR)
-        _field(subject, at, "digest", ("an object of strings", lambda v: isinstance(v, dict)
+        verdict_field(subject, at, "name", STR)
+        verdict_field(subject, at, "digest", ("an object of strings", lambda v: isinstance(v, dict)
                                        and all(isinstance(x, str) for x in v.values())))
 
     where = "predicate.deployability"
-    verdict = Decision(_field(ours, where, "verdict", _VERDICT))
-    result = _field(predicate, "predicate", "result", _RESULT)
+    verdict = Decision(verdict_field(ours, where, "verdict", _VERDICT))
+    result = verdict_field(predicate, "predicate", "result", _RESULT)
     if result != verdict.result:
         raise VerdictFileError(
             f"{_EDITED}: predicate.result is {result} but the verdict is {verdict.value}, "
             f"which is {verdict.result}"
         )
-    _field(ours, where, "reasons", _STRINGS)
-    target = _field(ours, where, "target", _OBJECT)
-    _field(target, f"{where}.target", "name", _STR)
-    _field(target, f"{where}.target", "uri", _OPTIONAL_STR, optional=True)
-    _field(target, f"{where}.target", "protected", _BOOL, optional=True)
-    _field(ours, where, "version", _OPTIONAL_STR)
-    _field(ours, where, "startedOn", _TIME)
-    _field(ours, where, "finishedOn", _TIME)
-    summary = _field(ours, where, "summary", _OBJECT)
+    verdict_field(ours, where, "reasons", STRINGS)
+    target = verdict_field(ours, where, "target", OBJECT)
+    verdict_field(target, f"{where}.target", "name", STR)
+    verdict_field(target, f"{where}.target", "uri", OPTIONAL_STR, optional=True)
+    verdict_field(target, f"{where}.target", "protected", BOOL, optional=True)
+    verdict_field(ours, where, "version", OPTIONAL_STR)
+    verdict_field(ours, where, "startedOn", _TIME)
+    verdict_field(ours, where, "finishedOn", _TIME)
+    summary = verdict_field(ours, where, "summary", OBJECT)
     for key in (*_SUMMARY_KEYS, *summary):
-        _field(summary, f"{where}.summary", key, _COUNT)
+        verdict_field(summary, f"{where}.summary", key, COUNT)
     checks = _check_checks(ours)
     _check_hosts(ours, checks)
     _check_consistency(ours, checks)
     _check_selection(ours)
     return data
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Parsers disagree on which of two equal keys wins, so a file that has them
-    # could say DEPLOYABLE to one reader and NOT_DEPLOYABLE to another.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Refused(f"the key {_shown(key)} appears twice in one object")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON value")
 
 
 def read_json(path: Path) -> Any:
@@ -346,7 +321,7 @@ def read_json(path: Path) -> Any:
         raise VerdictFileError(f"{path}: the verdict file is empty")
     try:
         return parse_json(text)
-    except _Refused as exc:
+    except Refused as exc:
         raise VerdictFileError(f"{path}: not a verdict file: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
@@ -359,12 +334,7 @@ def read_json(path: Path) -> Any:
             raise VerdictFileError(f"{path}: truncated: the JSON ends early ({where})") from None
         raise VerdictFileError(f"{path}: not JSON: {exc.msg} ({where})") from None
     except (ValueError, RecursionError) as exc:
-        raise VerdictFileError(f"{path}: not JSON: {_one_line(str(exc))}") from None
-
-
-def parse_json(text: str) -> Any:
-    """Strict JSON: duplicate keys and NaN/Infinity raise ValueError (``_Refused``)."""
-    return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+        raise VerdictFileError(f"{path}: not JSON: {one_line(str(exc))}") from None
 
 
 def read_verdict(path: Path) -> dict[str, Any]:
@@ -442,7 +412,7 @@ def evaluate(
             f"{format_duration(max_age)}"
         ))
 
-    reasons = [_one_line(reason) for reason in ours["reasons"]]
+    reasons = [one_line(reason) for reason in ours["reasons"]]
     why = reasons[0] if reasons else "no reason recorded"
     if len(reasons) > 1:
         why += f" (and {len(reasons) - 1} more)"
@@ -463,9 +433,9 @@ def evaluate(
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS and strict:
         return result(EXIT_NOT_DEPLOYABLE, f"{decision.value}, not allowed with --strict: {why}")
     subject = statement["subject"][0]["name"]
-    what = " ".join(_one_line(part) for part in (subject, found_version) if part)
+    what = " ".join(one_line(part) for part in (subject, found_version) if part)
     old = format_duration(age)
-    message = f"{decision.value} — {what} on {_one_line(found)} (verdict {old} old)"
+    message = f"{decision.value} — {what} on {one_line(found)} (verdict {old} old)"
     if decision is Decision.DEPLOYABLE_WITH_WARNINGS:
         message += f"; warning: {why}"
     return result(EXIT_DEPLOYABLE, message)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .durations import format_duration, parse_duration
-from .gate import _BOOL, _COUNT, _STRINGS, _Kind, _one_line, _shown, is_partial, parse_time
+from .gate import is_partial
+from .untrusted import BOOL, COUNT, STRINGS, Kind, one_line, parse_time, shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,15 +63,15 @@ def _duration(value: Any) -> bool:
         return False
 
 
-_DURATION: _Kind = ("a duration such as \"30m\" or \"1h30m\"", _duration)
+_DURATION: Kind = ("a duration such as \"30m\" or \"1h30m\"", _duration)
 #: Each rule: what its value must be, and how it becomes a field of :class:`Policy`.
-RULES: dict[str, tuple[_Kind, Callable[[Any], Any]]] = {
-    "require_signature": (_BOOL, bool),
-    "trusted_keys": (_STRINGS, tuple),
-    "required_checks": (_STRINGS, tuple),
-    "min_checks": (_COUNT, int),
-    "allow_warnings": (_BOOL, bool),
-    "allow_partial": (_BOOL, bool),
+RULES: dict[str, tuple[Kind, Callable[[Any], Any]]] = {
+    "require_signature": (BOOL, bool),
+    "trusted_keys": (STRINGS, tuple),
+    "required_checks": (STRINGS, tuple),
+    "min_checks": (COUNT, int),
+    "allow_warnings": (BOOL, bool),
+    "allow_partial": (BOOL, bool),
     "max_age": (_DURATION, parse_duration),
 }
 
@@ -97,8 +98,8 @@ class Policy:
     @property
     def label(self) -> str:
         """How messages name it: ``policy production`` or ``policy "*"``."""
-        shown = '"*"' if self.name == ANY_TARGET else _one_line(self.name)
-        return f"policy {shown}"
+        named = '"*"' if self.name == ANY_TARGET else one_line(self.name)
+        return f"policy {named}"
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def load_policy(path: Path) -> PolicyFile:
                 )
             kind = RULES[key][0]
             if not kind[1](value):
-                raise PolicyError(f"{path}: {where}.{key} must be {kind[0]}, not {_shown(value)}")
+                raise PolicyError(f"{path}: {where}.{key} must be {kind[0]}, not {shown(value)}")
     return PolicyFile(path, tables)
 
 
@@ -210,7 +211,7 @@ def violation(
             return f"{label}: required_checks: no check in the verdict matches {pattern!r}"
         for check in matched:
             if check["outcome"] != "passed":
-                return (f"{label}: required_checks: {_one_line(check['id'])} is "
+                return (f"{label}: required_checks: {one_line(check['id'])} is "
                         f"{check['outcome']}, not passed (required by {pattern!r})")
     if policy.min_checks is not None:
         passed = sum(1 for c in checks if c["outcome"] == "passed")
@@ -219,7 +220,7 @@ def violation(
                     f"fewer than min_checks = {policy.min_checks}")
     if not policy.allow_warnings and ours["verdict"] == "DEPLOYABLE_WITH_WARNINGS":
         reasons = ours["reasons"]
-        why = _one_line(reasons[0]) if reasons else "no reason recorded"
+        why = one_line(reasons[0]) if reasons else "no reason recorded"
         return f"{label}: allow_warnings = false: the verdict is DEPLOYABLE_WITH_WARNINGS ({why})"
     if policy.max_age is not None:
         finished = parse_time(ours["finishedOn"])

@@ -28,7 +28,6 @@ from .gate import (
     EXIT_MISMATCH,
     GateResult,
     VerdictFileError,
-    _one_line,
     evaluate,
     read_json,
 )
@@ -42,6 +41,7 @@ from .policy import (
     violation,
 )
 from .provenance import Artifact
+from .untrusted import one_line
 
 __all__ = [
     "EXIT_POLICY",
@@ -85,7 +85,7 @@ def subject_matches(statement: dict[str, Any], artifact: Artifact) -> bool:
 
 def _bound(statement: dict[str, Any]) -> str:
     shown = [
-        f"{_one_line(s['name'])} {alg}:{_one_line(value)[:12]}"
+        f"{one_line(s['name'])} {alg}:{one_line(value)[:12]}"
         for s in statement["subject"] for alg, value in s["digest"].items()
     ]
     return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")

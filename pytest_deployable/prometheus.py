@@ -21,7 +21,6 @@ Two kinds of trouble are kept apart, because a pipeline acts differently on them
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .redact import Redactor
 from .targets import Target
+from .untrusted import parse_json
 
 if TYPE_CHECKING:
     from .http import TargetSession
@@ -235,8 +235,7 @@ class PrometheusClient:
             )) from None
         status = response.status_code
         try:
-            data = json.loads(response.content.decode("utf-8"),
-                              parse_constant=_refuse_constant)
+            data = parse_json(response.content.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             data = None
         if not isinstance(data, dict) or data.get("status") not in ("success", "error"):
@@ -255,9 +254,6 @@ class PrometheusClient:
             f"Prometheus could not answer {promql!r} (HTTP {status}): {detail}"
         ))
 
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def only_sample(found: list[Sample] | Sample, promql: str, redact: Redactor) -> Sample | None:

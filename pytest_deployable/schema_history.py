@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .untrusted import Kind
+
 __all__ = ["TOOLS", "Finding", "HistoryError", "Tool", "compare", "detect", "parse_expected"]
 
 #: Rows read at most; a history longer than this is refused rather than half-read.
@@ -35,12 +37,11 @@ class HistoryError(Exception):
 
 
 #: What a column's value must be: the words an error shows, and the test.
-_Kind = tuple[str, Callable[[Any], bool]]
-_TEXT: _Kind = ("text", lambda v: isinstance(v, str) and v != "")
-_OPTIONAL_TEXT: _Kind = ("text or NULL", lambda v: v is None or isinstance(v, str))
-_INT: _Kind = ("a whole number", lambda v: type(v) is int)
-_FLAG: _Kind = ("a boolean (or 0/1)", lambda v: isinstance(v, bool) or v in (0, 1))
-_ANY: _Kind = ("anything", lambda v: True)
+_TEXT: Kind = ("text", lambda v: isinstance(v, str) and v != "")
+_OPTIONAL_TEXT: Kind = ("text or NULL", lambda v: v is None or isinstance(v, str))
+_INT: Kind = ("a whole number", lambda v: type(v) is int)
+_FLAG: Kind = ("a boolean (or 0/1)", lambda v: isinstance(v, bool) or v in (0, 1))
+_ANY: Kind = ("anything", lambda v: True)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Tool:
 
     name: str
     table: str
-    columns: Mapping[str, _Kind]
+    columns: Mapping[str, Kind]
     order_by: tuple[str, ...]
     expected_form: str
 

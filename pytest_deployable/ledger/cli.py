@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..durations import parse_duration
-from ..gate import _one_line
 from ..target_schema import TargetError
+from ..untrusted import one_line
 from .urls import ENV_VAR, LedgerURL, LedgerUsageError
 
 __all__ = ["CAN_I_DEPLOY_EXIT_CODES", "EXIT_CODES_HELP", "CommandFailed", "add_commands"]
@@ -267,7 +267,7 @@ def _command(name: str, body: Callable[[argparse.Namespace], int]) -> Callable[
         try:
             return body(args)
         except CommandFailed as exc:
-            _print(sys.stderr, f"{PROG} {name}: {_one_line(str(exc))}")
+            _print(sys.stderr, f"{PROG} {name}: {one_line(str(exc))}")
             return exc.code
     return run
 
@@ -277,7 +277,7 @@ def _emit(args: argparse.Namespace, document: dict[str, Any], lines: list[str]) 
         _print(sys.stdout, json.dumps(document))
     else:
         for line in lines:
-            _print(sys.stdout, _one_line(line))
+            _print(sys.stdout, one_line(line))
 
 
 def _record_body(args: argparse.Namespace) -> int:
@@ -295,7 +295,7 @@ def _record_body(args: argparse.Namespace) -> int:
             bad.append(f"{path}: cannot read: {exc.strerror or exc}")
     if bad:
         for line in bad[:-1]:
-            _print(sys.stderr, f"{PROG} record: {_one_line(line)}")
+            _print(sys.stderr, f"{PROG} record: {one_line(line)}")
         count = f"{len(bad)} of {len(args.files)} files are not verdicts; " if len(bad) > 1 \
             else ""
         raise CommandFailed(EXIT_LEDGER, f"{bad[-1]} ({count}nothing was recorded)")
@@ -404,10 +404,10 @@ def _can_i_deploy_body(args: argparse.Namespace) -> int:
     else:
         verb = "may" if promotion.answer == "yes" else "may not yet" \
             if promotion.answer == "unknown" else "may not"
-        _print(sys.stdout, _one_line(f"{promotion.answer}: {promotion.version} {verb} go to "
+        _print(sys.stdout, one_line(f"{promotion.answer}: {promotion.version} {verb} go to "
                                      f"{promotion.to}"))
         for reason in promotion.reasons:
-            _print(sys.stdout, "  " + _one_line(reason))
+            _print(sys.stdout, "  " + one_line(reason))
     return int(promotion.exit_code)
 
 

@@ -25,12 +25,10 @@ from typing import Any
 from ..gate import (
     CLOCK_SKEW,
     VerdictFileError,
-    _refuse_constant,
-    _refuse_duplicates,
-    _Refused,
     check_statement,
     parse_time,
 )
+from ..untrusted import Refused, parse_json
 
 __all__ = ["MAX_KEY_LENGTH", "PAYLOAD_TYPE", "CheckRow", "Recorded", "open_envelope",
            "read_document"]
@@ -85,9 +83,8 @@ class Recorded:
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicates,
-                          parse_constant=_refuse_constant)
-    except _Refused as exc:
+        return parse_json(text)
+    except Refused as exc:
         raise VerdictFileError(f"not a verdict file: {exc}") from None
     except json.JSONDecodeError as exc:
         raise VerdictFileError(

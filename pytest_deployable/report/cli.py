@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import parse_duration
-from ..gate import _one_line
 from ..ledger.cli import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
@@ -30,6 +29,7 @@ from ..ledger.cli import (
     _setup,
     _time_option,
 )
+from ..untrusted import one_line
 
 __all__ = ["add_commands"]
 
@@ -148,7 +148,7 @@ def _metrics_body(args: argparse.Namespace) -> int:
     if known is not None and args.target not in known:
         # Not an error (a new target has no deployments yet), but a typo must not pass as
         # "no deployments".
-        _print(sys.stderr, _one_line(
+        _print(sys.stderr, one_line(
             f"{PROG} metrics: nothing is recorded for target {args.target!r} in the ledger; "
             f"its targets are: {', '.join(known) or 'none'}"))
     return 0

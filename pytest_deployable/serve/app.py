@@ -23,13 +23,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..envelope import open_document
-from ..gate import VerdictFileError, _one_line, parse_json
+from ..gate import VerdictFileError, parse_json
 from ..ledger.connection import LedgerError
 from ..ledger.documents import read_document
 from ..ledger.promotion import Promotion
 from ..ledger.schema import HEAD
 from ..ledger.store import DeploymentConflict
 from ..redact import Redactor
+from ..untrusted import one_line
 from .bodies import FLAGGER_HOOKS, Problem, deployment, flagger_call, json_body, name_parameter
 from .checks import CheckRunner
 from .ledger_access import LedgerAccess, RuleError
@@ -139,7 +140,7 @@ class Service:
             raise Problem(400, f"{route}: no targets file; start deployable serve where "
                                "deploy-targets.toml is, or with --targets-file")
         if target not in tables:
-            raise Problem(400, f"{route}: {_one_line(target)!r} is not a target in "
+            raise Problem(400, f"{route}: {one_line(target)!r} is not a target in "
                                f"{self.settings.targets.path}; known: "
                                f"{', '.join(sorted(tables))}")
 
@@ -192,14 +193,14 @@ class Service:
 
     def _verify(self, raw: bytes, keys: tuple[Any, ...], target: str) -> str:
         """The keyid of the trusted key that signed ``raw``; Problem 422 if none did."""
-        where = f"POST /v1/verdicts: verdicts for {_one_line(target)!r} must be signed"
+        where = f"POST /v1/verdicts: verdicts for {one_line(target)!r} must be signed"
         if not keys:
             raise Problem(422, f"{where}, and no trusted key is configured for it (the "
                                "policy's trusted_keys, or --key)")
         try:
             opened = open_document(parse_json(raw.decode("utf-8")), keys)
         except (VerdictFileError, ValueError, RecursionError) as exc:
-            raise Problem(422, f"{where}: {_one_line(str(exc))}") from None
+            raise Problem(422, f"{where}: {one_line(str(exc))}") from None
         signer = opened.verified_by
         if not opened.signed or signer is None or signer.verified_by is None:
             raise Problem(422, f"{where} by a trusted key: {opened.problem}")
@@ -262,7 +263,7 @@ def build_app(settings: Settings) -> Starlette:
 
     async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
-        return service.json(exc.status, {"error": _one_line(str(exc)), **exc.extra},
+        return service.json(exc.status, {"error": one_line(str(exc)), **exc.extra},
                             exc.headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:

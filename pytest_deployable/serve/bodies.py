@@ -1,7 +1,7 @@
 """Request bodies and query strings: untrusted input, checked by declarative tables.
 
 Each JSON body the service accepts is described by a table of its keys (what each
-must be, whether it is required), as ``gate.py``'s ``_field`` table describes a
+must be, whether it is required), as ``gate.py``'s ``verdict_field`` table describes a
 verdict file. Duplicate keys and NaN are refused as the gate refuses them; a
 body that breaks the table is a 400 whose message names the key and says what
 would be right. A bigger body than ``--max-body`` is a 413, before it is read whole.
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..gate import _STR, _Kind, _one_line, _refuse_constant, _refuse_duplicates, _Refused, _shown
 from ..ledger.cli import _time_option
 from ..ledger.documents import MAX_KEY_LENGTH
 from ..ledger.rows import DEPLOYMENT_STATUSES, NewDeployment
+from ..untrusted import STR, Kind, Refused, one_line, parse_json, shown
 
 __all__ = ["FLAGGER_HOOKS", "FlaggerCall", "Problem", "deployment", "flagger_call", "json_body",
            "name_parameter"]
@@ -36,17 +36,17 @@ class Problem(Exception):
         self.extra = extra
 
 
-def _name(limit: int) -> _Kind:
+def _name(limit: int) -> Kind:
     return (f"a string of 1 to {limit} printable characters",
             lambda v: isinstance(v, str) and 0 < len(v) <= limit and v.isprintable())
 
 
 _KEY = _name(MAX_KEY_LENGTH)
 _ID = _name(200)
-_ISO: _Kind = ("an ISO 8601 time with a zone, such as 2026-01-01T12:00:00Z",
+_ISO: Kind = ("an ISO 8601 time with a zone, such as 2026-01-01T12:00:00Z",
                lambda v: isinstance(v, str) and _time(v) is not None)
-_STATUS: _Kind = (" or ".join(map(repr, DEPLOYMENT_STATUSES)), lambda v: v in DEPLOYMENT_STATUSES)
-_STRING_MAP: _Kind = ("an object of strings", lambda v: isinstance(v, dict) and all(
+_STATUS: Kind = (" or ".join(map(repr, DEPLOYMENT_STATUSES)), lambda v: v in DEPLOYMENT_STATUSES)
+_STRING_MAP: Kind = ("an object of strings", lambda v: isinstance(v, dict) and all(
     isinstance(x, str) for x in v.values()))
 
 
@@ -60,11 +60,10 @@ def _time(text: str) -> datetime | None:
 def json_body(raw: bytes, what: str) -> Any:
     """``raw`` parsed as JSON, strictly; Problem 400 naming ``what`` if it is not."""
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicates,
-                          parse_constant=_refuse_constant)
+        return parse_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise Problem(400, f"{what}: the body is not UTF-8 JSON") from None
-    except _Refused as exc:
+    except Refused as exc:
         raise Problem(400, f"{what}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise Problem(400, f"{what}: the body is not JSON: {exc.msg} (line {exc.lineno} "
@@ -73,15 +72,15 @@ def json_body(raw: bytes, what: str) -> Any:
         raise Problem(400, f"{what}: the body is not JSON") from None
 
 
-def _check(body: Any, what: str, table: Mapping[str, tuple[_Kind, bool]], *,
+def _check(body: Any, what: str, table: Mapping[str, tuple[Kind, bool]], *,
            closed: bool) -> dict[str, Any]:
     """The values of ``body`` by ``table`` (kind, required); ``closed``: no other key."""
     if not isinstance(body, dict):
-        raise Problem(400, f"{what}: the body must be a JSON object, not {_shown(body)}")
+        raise Problem(400, f"{what}: the body must be a JSON object, not {shown(body)}")
     if closed:
         unknown = sorted(set(body) - set(table))
         if unknown:
-            raise Problem(400, f"{what}: unknown key {_one_line(unknown[0])!r}; the keys are "
+            raise Problem(400, f"{what}: unknown key {one_line(unknown[0])!r}; the keys are "
                                f"{', '.join(table)}")
     values: dict[str, Any] = {}
     for key, (kind, required) in table.items():
@@ -91,7 +90,7 @@ def _check(body: Any, what: str, table: Mapping[str, tuple[_Kind, bool]], *,
             values[key] = None
             continue
         if not kind[1](body[key]):
-            raise Problem(400, f"{what}: {key} must be {kind[0]}, not {_shown(body[key])}")
+            raise Problem(400, f"{what}: {key} must be {kind[0]}, not {shown(body[key])}")
         values[key] = body[key]
     return values
 
@@ -121,8 +120,8 @@ FLAGGER_HOOKS = {"pre-rollout": True, "rollout": True, "confirm-rollout": True,
                  "rollback": False}
 
 #: Flagger's webhook payload (CanaryWebhookPayload); Flagger may add keys, so it is open.
-_FLAGGER = {"name": (_STR, True), "namespace": (_STR, True), "phase": (_STR, True),
-            "checksum": (_STR, False), "metadata": (_STRING_MAP, True)}
+_FLAGGER = {"name": (STR, True), "namespace": (STR, True), "phase": (STR, True),
+            "checksum": (STR, False), "metadata": (_STRING_MAP, True)}
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ class FlaggerCall:
 def flagger_call(hook: str, body: Any) -> FlaggerCall:
     """The webhook call of ``body`` to ``hook``; Problem 404 / 400 if it is not one."""
     if hook not in FLAGGER_HOOKS:
-        raise Problem(404, f"no Flagger hook {_one_line(hook)!r} here; the hooks are "
+        raise Problem(404, f"no Flagger hook {one_line(hook)!r} here; the hooks are "
                            f"{', '.join(FLAGGER_HOOKS)}")
     what = f"POST /v1/flagger/{hook}"
     v = _check(body, what, _FLAGGER, closed=False)
@@ -151,7 +150,7 @@ def flagger_call(hook: str, body: Any) -> FlaggerCall:
     run = v["metadata"].get("run", "false")
     if run not in ("true", "false"):
         raise Problem(400, f"{what}: metadata.run must be \"true\" or \"false\", not "
-                           f"{_shown(run)}")
+                           f"{shown(run)}")
     return FlaggerCall(hook, f"{v['namespace']}/{v['name']}", v["phase"], metadata["target"],
                        metadata["version"], run == "true")
 
@@ -160,8 +159,8 @@ def name_parameter(query: Mapping[str, str], key: str, route: str) -> str:
     """A required query parameter naming a target or version; Problem 400 if bad."""
     value = query.get(key)
     if value is None or not _KEY[1](value):
-        shown = "missing" if value is None else f"not {_KEY[0]}"
-        raise Problem(400, f"{route}: the query parameter {key} is {shown}; ask "
+        named = "missing" if value is None else f"not {_KEY[0]}"
+        raise Problem(400, f"{route}: the query parameter {key} is {named}; ask "
                            f"{route}?{'&'.join(f'{k}=…' for k in _PARAMETERS[route])}")
     return value
 

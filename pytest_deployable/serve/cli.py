@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import parse_duration
-from ..gate import _one_line
 from ..ledger.cli import EXIT_USAGE, PROG, CommandFailed, _command, _print, _setup
+from ..untrusted import one_line
 from .settings import (
     DEFAULT_LISTEN,
     MAX_BODY,
@@ -169,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     writes = (f"writes need the bearer token in {settings.token_env}" if settings.token
               else "read-only")
-    say: Callable[[str], None] = lambda line: _print(sys.stdout, _one_line(line))  # noqa: E731
+    say: Callable[[str], None] = lambda line: _print(sys.stdout, one_line(line))  # noqa: E731
     say(f"{PROG} serve: listening on http://{shown}:{port} (ledger {settings.ledger.shown}; "
         f"{writes}; suite {settings.suite or 'none'})")
     if not is_loopback(settings.host):
