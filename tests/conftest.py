@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -23,6 +24,12 @@ import pytest
 # plugin imports requests lazily, so without this a second in-process run would
 # mix two copies of requests and http.cookiejar. Importing it here keeps one.
 import requests  # noqa: F401
+
+# Likewise cryptography's cipher modes, which paramiko uses: its compiled core keeps the
+# classes of their first import, so a paramiko imported again after an in-process run
+# would find AES-CTR "not supported" (cheap, 5 ms; paramiko itself would take 0.1 s).
+with contextlib.suppress(ImportError):
+    import cryptography.hazmat.primitives.ciphers.modes  # noqa: F401
 
 if TYPE_CHECKING:
     from _sshd import SshServer
