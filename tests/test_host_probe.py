@@ -18,7 +18,8 @@ GOOD, FORCED, HANGING = "127.0.0.1", "127.0.0.3", "127.0.0.4"
 def forced_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """One sshd for the session: a plain address, one that runs ``/bin/true`` whatever
     it is sent (a restricted deploy key), and one whose commands hang."""
-    # The hanging command ends on its own soon after the tests, leaving nothing behind.
+    # The hanging command ends on its own soon after the tests, leaving nothing behind
+    # (the asyncssh fallback kills it as soon as its session closes).
     with host_ssh_server(tmp_path_factory.mktemp("forced-sshd"), (GOOD, FORCED, HANGING),
                          force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 10"}) as server:
         yield server
