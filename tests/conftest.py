@@ -210,10 +210,11 @@ def host_ssh_server(directory: Path, addresses: tuple[str, ...],
             pytest.fail(f"no SSH server for the host tests: {exc}", pytrace=False)
         pytest.skip(f"no SSH server for the host tests: {exc}")
     with ssh_server(kind, directory, addresses, force_commands) as server:
-        yield dataclasses.replace(server, check_scheme=_require_ssh_client)
+        yield dataclasses.replace(server, check_scheme=require_ssh_client)
 
 
-def _require_ssh_client(scheme: str) -> None:
+def require_ssh_client(scheme: str) -> None:
+    """Skip a test of an ssh:// spec where the ssh client is missing (fail in CI)."""
     if scheme in ("ssh", "safe-ssh") and shutil.which("ssh") is None:
         if IN_CI:
             pytest.fail("the ssh client is missing in CI (apt-get install openssh-client)",

@@ -9,6 +9,7 @@ against it (docs/development.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from _sshd import (
     asyncsshd,
     choose_server,
 )
-from conftest import require
+from conftest import require, require_ssh_client
 
 GOOD, SECOND, FORCED, HANGING = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
@@ -36,7 +37,7 @@ def fallback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     require("asyncssh")
     with asyncsshd(tmp_path_factory.mktemp("asyncsshd"), (GOOD, SECOND, FORCED, HANGING),
                    force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 30"}) as server:
-        yield server
+        yield dataclasses.replace(server, check_scheme=require_ssh_client)
 
 
 def write_targets(pytester: pytest.Pytester, hosts: list[str], timeout: float = 10) -> None:
