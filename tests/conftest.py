@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib
 import json
 import os
+import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +24,15 @@ import pytest
 # plugin imports requests lazily, so without this a second in-process run would
 # mix two copies of requests and http.cookiejar. Importing it here keeps one.
 import requests  # noqa: F401
+
+# Likewise cryptography's cipher modes, which paramiko uses: its compiled core keeps the
+# classes of their first import, so a paramiko imported again after an in-process run
+# would find AES-CTR "not supported" (cheap, 5 ms; paramiko itself would take 0.1 s).
+with contextlib.suppress(ImportError):
+    import cryptography.hazmat.primitives.ciphers.modes  # noqa: F401
+
+if TYPE_CHECKING:
+    from _sshd import SshServer
 
 pytest_plugins = ["pytester"]
 
@@ -177,3 +190,33 @@ def postgres() -> Iterator[Any]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     with postgres_cluster() as cluster:
         yield cluster
+
+
+@contextmanager
+def host_ssh_server(directory: Path, addresses: tuple[str, ...],
+                    force_commands: Mapping[str, str] | None = None) -> Iterator[SshServer]:
+    """The SSH server of the host tests on ``addresses``: OpenSSH's sshd, or where it is
+    missing (never in CI) asyncssh's (tests/_sshd.py's ``choose_server`` says which).
+
+    Without any, the tests that use it skip, except in CI, where they fail. ssh:// specs
+    also need the ssh client (openssh-client); paramiko:// ones run without it.
+    """
+    from _sshd import ServerUnavailable, choose_server, ssh_server
+
+    try:
+        kind = choose_server(os.environ, IN_CI)
+    except ServerUnavailable as exc:
+        if exc.fatal:
+            pytest.fail(f"no SSH server for the host tests: {exc}", pytrace=False)
+        pytest.skip(f"no SSH server for the host tests: {exc}")
+    with ssh_server(kind, directory, addresses, force_commands) as server:
+        yield dataclasses.replace(server, check_scheme=require_ssh_client)
+
+
+def require_ssh_client(scheme: str) -> None:
+    """Skip a test of an ssh:// spec where the ssh client is missing (fail in CI)."""
+    if scheme in ("ssh", "safe-ssh") and shutil.which("ssh") is None:
+        if IN_CI:
+            pytest.fail("the ssh client is missing in CI (apt-get install openssh-client)",
+                        pytrace=False)
+        pytest.skip("the ssh client is not installed (apt-get install openssh-client)")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _sshd import SSHD, SshServer, sshd
-from conftest import IN_CI, require
+from _sshd import SshServer
+from conftest import host_ssh_server, require
 
 GOOD, FORCED, HANGING = "127.0.0.1", "127.0.0.3", "127.0.0.4"
 
@@ -19,14 +18,10 @@ GOOD, FORCED, HANGING = "127.0.0.1", "127.0.0.3", "127.0.0.4"
 def forced_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """One sshd for the session: a plain address, one that runs ``/bin/true`` whatever
     it is sent (a restricted deploy key), and one whose commands hang."""
-    if not os.path.exists(SSHD):
-        if IN_CI:
-            pytest.fail(f"{SSHD} is missing in CI (apt-get install openssh-server)",
-                        pytrace=False)
-        pytest.skip(f"{SSHD} is not installed")
-    # The hanging command ends on its own soon after the tests, leaving nothing behind.
-    with sshd(tmp_path_factory.mktemp("forced-sshd"), (GOOD, FORCED, HANGING),
-              force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 10"}) as server:
+    # The hanging command ends on its own soon after the tests, leaving nothing behind
+    # (the asyncssh fallback kills it as soon as its session closes).
+    with host_ssh_server(tmp_path_factory.mktemp("forced-sshd"), (GOOD, FORCED, HANGING),
+                         force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 10"}) as server:
         yield server
 
 

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _sshd import SSHD, SilentServer, SshServer, sshd
-from conftest import IN_CI, require
+from _sshd import SilentServer, SshServer
+from conftest import host_ssh_server, require
 
 from pytest_deployable.verdict import CheckResult, Outcome, decide
 
 
 @pytest.fixture(scope="module")
 def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """One real OpenSSH server on 127.0.0.1 and 127.0.0.2, for the whole module."""
-    if not os.path.exists(SSHD):
-        if IN_CI:
-            pytest.fail(f"{SSHD} is missing in CI (apt-get install openssh-server)",
-                        pytrace=False)
-        pytest.skip(f"{SSHD} is not installed")
-    with sshd(tmp_path_factory.mktemp("sshd"), ("127.0.0.1", "127.0.0.2")) as server:
+    """One real SSH server (OpenSSH's, see host_ssh_server) on 127.0.0.1 and 127.0.0.2,
+    for the whole module."""
+    with host_ssh_server(tmp_path_factory.mktemp("sshd"), ("127.0.0.1", "127.0.0.2")) as server:
         yield server
 
 
