@@ -135,11 +135,13 @@ def server() -> Iterator[Server]:
     httpd.server_close()
 
 
-#: Added to the ``PYTEST_ADDOPTS`` of every pytest a test starts. Hypothesis's pytest
-#: plugin imports all of Hypothesis at the end of every session (its terminal summary),
-#: which doubled the CPU a subprocess run costs (0.55 s of 1.15 s); no run a test starts
-#: uses Hypothesis. This suite's own process still loads it: the fuzz tests need it.
-CHILD_ADDOPTS = "-p no:hypothesispytest"
+#: Added to the ``PYTEST_ADDOPTS`` of every pytest a test starts: two plugins that our
+#: dependencies install and no run a test starts uses. Hypothesis's imports all of
+#: Hypothesis at the end of every session (its terminal summary): 0.6 of the 1.15 CPU
+#: seconds a one-check subprocess run cost. anyio's (from starlette) imports asyncio and
+#: anyio's sockets at start: 0.15 s more. Without both, such a run costs 0.3 s. This
+#: suite's own process still loads them (the fuzz tests need Hypothesis).
+CHILD_ADDOPTS = "-p no:hypothesispytest -p no:anyio"
 
 
 def _with_child_addopts(current: str | None) -> str:
@@ -148,7 +150,7 @@ def _with_child_addopts(current: str | None) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _lighter_child_pytests() -> Iterator[None]:
-    """Every pytest a test starts with ``subprocess`` skips Hypothesis's plugin.
+    """Every pytest a test starts with ``subprocess`` skips the plugins it never uses.
 
     Setting the variable now cannot reach this process's own options (parsed long
     ago) nor the xdist workers (already started); it reaches only their children.
@@ -160,7 +162,7 @@ def _lighter_child_pytests() -> Iterator[None]:
 
 @pytest.fixture
 def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """pytest's ``pytester``, whose runs (in-process or not) skip Hypothesis's plugin.
+    """pytest's ``pytester``, whose runs (in-process or not) skip the plugins they never use.
 
     ``pytester`` empties ``PYTEST_ADDOPTS`` for isolation; this puts back only
     :data:`CHILD_ADDOPTS`, after it.
