@@ -198,18 +198,38 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster for this test session (one per xdist worker).
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster, started once per test run (see ``_per_run``).
+
+    Under xdist the workers share one cluster: tests never share a database (each
+    makes its own with ``create_database``), and none stops the cluster, so sharing it
+    costs no isolation and saves an ``initdb`` and a start per worker.
 
     Without PostgreSQL installed the tests that use it skip, except in CI, where
     ``.ci/run`` installs Debian's ``postgresql`` and its absence fails them.
     """
-    from _postgres import bindir, postgres_cluster
+    from _postgres import bindir, postgres_cluster, shared_cluster
 
     if bindir() is None:
         if IN_CI:
             pytest.fail("PostgreSQL (initdb) is missing in CI; .ci/run installs it",
                         pytrace=False)
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with postgres_cluster() as cluster:
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: this process is the whole run
+        with postgres_cluster() as cluster:
+            yield cluster
+        return
+    with shared_cluster(tmp_path_factory.getbasetemp().parent) as cluster:
         yield cluster
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On the xdist controller: stop a shared cluster a crashed worker left running."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("dsession"):
+        return
+    from _postgres import stop_leftover_cluster
+
+    # The parent of every worker's base temporary directory (xdist reads it the same way).
+    root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    stop_leftover_cluster(root)
