@@ -233,3 +233,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # The parent of every worker's base temporary directory (xdist reads it the same way).
     root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     stop_leftover_cluster(root)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``), keep the modules of ``_scheduling.ONE_WORKER`` whole."""
+    if config.getoption("dist") != "load":
+        return None  # an explicit --dist is obeyed
+    from _scheduling import ModulesOnOneWorker
+
+    return ModulesOnOneWorker(config, log)
