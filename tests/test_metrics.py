@@ -1,8 +1,8 @@
 """Metric analysis against a real Prometheus scraping a real service (SPEC §17).
 
-One Prometheus per test session (per xdist worker): each test sets gauges under a
-label value of its own (``case``), waits until Prometheus has scraped them, and
-runs a deploy-check suite through ``pytester`` whose target's ``prometheus`` is
+One Prometheus per test run (the module runs on one xdist worker, see ``_scheduling``):
+each test sets gauges under a label value of its own (``case``), waits until Prometheus has
+scraped them, and runs a deploy-check suite through ``pytester`` whose target's ``prometheus`` is
 that server; the assertions read the exit code, the verdict file and the output.
 """
 
