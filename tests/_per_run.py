@@ -11,7 +11,7 @@ of the run) covers.
 
 Only what is plain data crosses processes (ports, paths, passwords); anything that must
 live in the test's own process (an in-process HTTP service, a browser handle) cannot be
-shared this way and is kept on one worker with ``xdist_group`` instead.
+shared this way: its module is kept on one worker instead (``_scheduling``).
 """
 
 from __future__ import annotations
