@@ -126,8 +126,9 @@ def server() -> Iterator[Server]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     # server_close() would join every handler thread, and one serving a keep-alive
-    # connection ends only when its client hangs up: a worker a crashed inner xdist run
-    # left behind held a teardown for 54 s. The threads are daemons; nothing reads them.
+    # connection ends only when its client hangs up. Once in a full run the teardown of
+    # test_xdist_watchdog's crash test (whose inner run kills a worker) took 54 s, most
+    # likely waiting so on a leftover client. The threads are daemons; nothing reads them.
     httpd.block_on_close = False
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.route("/health", 200, {"status": "ok"})
