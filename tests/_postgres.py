@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from _per_run import shared, stop_leftover
 from _sshd import free_port
 
 SUPERUSER = "deployable"
@@ -98,9 +100,8 @@ def _owner() -> tuple[str, int, int] | None:
     raise RuntimeError("running as root, and neither a 'postgres' nor a 'nobody' user exists")
 
 
-@contextmanager
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """Start a throwaway cluster; stop it and remove its files when the context ends."""
+def start_cluster() -> PostgresCluster:
+    """Start a throwaway cluster; :func:`stop_cluster` stops it and removes its files."""
     found = bindir()
     if found is None:
         raise FileNotFoundError("initdb")
@@ -119,26 +120,77 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         run_as = ["runuser", "-u", name, "--"]
     port = free_port()
     log = directory / "postgres.log"
-
-    def call(*argv: str) -> None:
-        result = subprocess.run([*run_as, *argv], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            tail = log.read_text()[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()} {tail}")
-
+    # Room for both xdist workers' concurrency tests at once (16 writers each).
+    options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+               f"-c unix_socket_directories={socket_dir} -c fsync=off "
+               "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200")
+    cluster = PostgresCluster(port, password, socket_dir, found, data=data, options=options,
+                              run_as=tuple(run_as))
     try:
-        call(str(found / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-             "--locale=C", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
-                   f"-c unix_socket_directories={socket_dir} -c fsync=off "
-                   "-c full_page_writes=off -c synchronous_commit=off -c max_connections=100")
-        call(str(found / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-             "-w", "-t", "60", "start")
-        try:
-            yield PostgresCluster(port, password, socket_dir, found, data=data, options=options,
-                                  run_as=tuple(run_as))
-        finally:
-            call(str(found / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-    finally:
+        _call(cluster, str(found / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile",
+              str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+              "--locale=C", "--no-sync")
+        _call(cluster, str(found / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+              "-w", "-t", "60", "start")
+    except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return cluster
+
+
+def _call(cluster: PostgresCluster, *argv: str) -> None:
+    result = subprocess.run([*cluster.run_as, *argv], capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        log = cluster.socket_dir / "postgres.log"
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip()} {tail}")
+
+
+def stop_cluster(cluster: PostgresCluster) -> None:
+    """Stop a cluster :func:`start_cluster` started (from any process) and remove its files."""
+    assert cluster.data is not None
+    try:
+        _call(cluster, str(cluster.bin / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate",
+              "-w", "stop")
+    finally:
+        shutil.rmtree(cluster.socket_dir, ignore_errors=True)
+
+
+def to_facts(cluster: PostgresCluster) -> dict[str, Any]:
+    """A cluster as plain JSON data, for another process (see ``_per_run``)."""
+    return {"port": cluster.port, "password": cluster.password,
+            "socket_dir": str(cluster.socket_dir), "bin": str(cluster.bin),
+            "data": str(cluster.data), "options": cluster.options,
+            "run_as": list(cluster.run_as)}
+
+
+def from_facts(facts: dict[str, Any]) -> PostgresCluster:
+    """The cluster :func:`to_facts` described."""
+    return PostgresCluster(facts["port"], facts["password"], Path(facts["socket_dir"]),
+                           Path(facts["bin"]), data=Path(facts["data"]),
+                           options=facts["options"], run_as=tuple(facts["run_as"]))
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Start a throwaway cluster; stop it and remove its files when the context ends."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)
+
+
+@contextmanager
+def shared_cluster(root: Path) -> Iterator[PostgresCluster]:
+    """The one cluster of this test run, shared by its xdist workers (``root``: the run's
+    base temporary directory); the last worker to leave stops it."""
+    with shared(root, "postgres", lambda: to_facts(start_cluster()),
+                lambda facts: stop_cluster(from_facts(facts))) as facts:
+        yield from_facts(facts)
+
+
+def stop_leftover_cluster(root: Path) -> bool:
+    """Stop the run's shared cluster if a worker died before leaving it (True if it did)."""
+    return stop_leftover(root, "postgres", lambda facts: stop_cluster(from_facts(facts)))

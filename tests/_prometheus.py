@@ -127,10 +127,19 @@ class Prometheus:
 
     def show(self, case: str, value: float, *, version: str = "") -> str:
         """Set a gauge and wait until Prometheus has scraped it; return its selector."""
-        self.service.set(case, value, version=version)
-        selector = f'app_value{{case="{case}",version="{version}"}}'
-        self.wait_for(selector, value)
+        (selector,) = self.show_all([(case, value, version)])
         return selector
+
+    def show_all(self, gauges: list[tuple[str, float, str]]) -> list[str]:
+        """Set every ``(case, value, version)`` gauge, then wait until Prometheus has
+        scraped them all: one scrape for all of them, not one each. Their selectors."""
+        for case, value, version in gauges:
+            self.service.set(case, value, version=version)
+        selectors = [f'app_value{{case="{case}",version="{version}"}}'
+                     for case, _, version in gauges]
+        for selector, (_, value, _) in zip(selectors, gauges, strict=True):
+            self.wait_for(selector, value)
+        return selectors
 
 
 @contextmanager

@@ -138,6 +138,11 @@ def server() -> Iterator[Server]:
     state = Server(url="")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
+    # server_close() would join every handler thread, and one serving a keep-alive
+    # connection ends only when its client hangs up. Once in a full run the teardown of
+    # test_xdist_watchdog's crash test (whose inner run kills a worker) took 54 s, most
+    # likely waiting so on a leftover client. The threads are daemons; nothing reads them.
+    httpd.block_on_close = False
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     state.route("/health", 200, {"status": "ok"})
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -146,6 +151,42 @@ def server() -> Iterator[Server]:
     state.hang.set()
     httpd.shutdown()
     httpd.server_close()
+
+
+#: Added to the ``PYTEST_ADDOPTS`` of every pytest a test starts: two plugins that our
+#: dependencies install and no run a test starts uses. Hypothesis's imports all of
+#: Hypothesis at the end of every session (its terminal summary): 0.6 of the 1.15 CPU
+#: seconds a one-check subprocess run cost. anyio's (from starlette) imports asyncio and
+#: anyio's sockets at start: 0.15 s more. Without both, such a run costs 0.3 s. This
+#: suite's own process still loads them (the fuzz tests need Hypothesis).
+CHILD_ADDOPTS = "-p no:hypothesispytest -p no:anyio"
+
+
+def _with_child_addopts(current: str | None) -> str:
+    return f"{current} {CHILD_ADDOPTS}" if current else CHILD_ADDOPTS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lighter_child_pytests() -> Iterator[None]:
+    """Every pytest a test starts with ``subprocess`` skips the plugins it never uses.
+
+    Setting the variable now cannot reach this process's own options (parsed long
+    ago) nor the xdist workers (already started); it reaches only their children.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTEST_ADDOPTS", _with_child_addopts(os.environ.get("PYTEST_ADDOPTS")))
+        yield
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's ``pytester``, whose runs (in-process or not) skip the plugins they never use.
+
+    ``pytester`` empties ``PYTEST_ADDOPTS`` for isolation; this puts back only
+    :data:`CHILD_ADDOPTS`, after it.
+    """
+    monkeypatch.setenv("PYTEST_ADDOPTS", CHILD_ADDOPTS)
+    return pytester
 
 
 def read_verdict(path: Path) -> dict[str, Any]:
@@ -175,20 +216,28 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Any]:
-    """A throwaway PostgreSQL cluster for this test session (one per xdist worker).
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster, started once per test run (see ``_per_run``).
+
+    Under xdist the workers share one cluster: tests never share a database (each
+    makes its own with ``create_database``), and none stops the cluster, so sharing it
+    costs no isolation and saves an ``initdb`` and a start per worker.
 
     Without PostgreSQL installed the tests that use it skip, except in CI, where
     ``.ci/run`` installs Debian's ``postgresql`` and its absence fails them.
     """
-    from _postgres import bindir, postgres_cluster
+    from _postgres import bindir, postgres_cluster, shared_cluster
 
     if bindir() is None:
         if IN_CI:
             pytest.fail("PostgreSQL (initdb) is missing in CI; .ci/run installs it",
                         pytrace=False)
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with postgres_cluster() as cluster:
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # no xdist: this process is the whole run
+        with postgres_cluster() as cluster:
+            yield cluster
+        return
+    with shared_cluster(tmp_path_factory.getbasetemp().parent) as cluster:
         yield cluster
 
 
@@ -220,3 +269,25 @@ def require_ssh_client(scheme: str) -> None:
             pytest.fail("the ssh client is missing in CI (apt-get install openssh-client)",
                         pytrace=False)
         pytest.skip("the ssh client is not installed (apt-get install openssh-client)")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On the xdist controller: stop a shared cluster a crashed worker left running."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("dsession"):
+        return
+    from _postgres import stop_leftover_cluster
+
+    # The parent of every worker's base temporary directory (xdist reads it the same way).
+    root = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    stop_leftover_cluster(root)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` (``--dist load``), keep the modules of ``_scheduling.ONE_WORKER`` whole."""
+    if config.getoption("dist") != "load":
+        return None  # an explicit --dist is obeyed
+    from _scheduling import ModulesOnOneWorker
+
+    return ModulesOnOneWorker(config, log)

@@ -40,20 +40,27 @@ def test_a_false_answer_keeps_waiting_until_the_condition_holds(
     assert ready["waits"][0]["attempts"] == 4
 
 
-@pytest.mark.parametrize("answer", ["false", "0", '""', "[]", "{}"])
+#: Every falsy JSON answer; each is a check of its own in one run (one run per worker
+#: mode, not one per answer: the answers do not interact, and a run costs a process).
+FALSY = ["false", "0", '""', "[]", "{}"]
+
+
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_a_condition_that_stays_false_fails_at_its_deadline(
-    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf, workers: str, answer: str
+    pytester: pytest.Pytester, server: Server, verdict_of: VerdictOf, workers: str
 ) -> None:
     pytester.makepyfile(f"""
         import json
         import pytest
 
         @pytest.mark.post_deploy
-        def test_never(http, eventually):
+        @pytest.mark.parametrize("case", range({len(FALSY)}))
+        def test_never(http, eventually, case):
+            answer = {FALSY!r}[case]
+
             def drained():
-                http.get("/health")
-                return json.loads({answer!r})
+                http.get(f"/health?case={{case}}")
+                return json.loads(answer)
 
             eventually(drained, within="0.5s", every="0.1s")
     """)
@@ -62,10 +69,14 @@ def test_a_condition_that_stays_false_fails_at_its_deadline(
     assert result.ret == 1, result.stdout.str()
     ext = verdict_of()["predicate"]["deployability"]
     assert ext["verdict"] == "NOT_DEPLOYABLE"
-    (check,) = ext["checks"]
-    assert check["outcome"] == "failed"
-    assert "drained: still failing after" in check["message"]
-    assert f"NotYet: drained returned {eval(answer.replace('false', 'False'))!r}" in check[
-        "message"]
-    # It kept asking: more than the one request that used to pass at once.
-    assert len(server.received) > 1
+    checks = {check["id"].rsplit("[", 1)[1].rstrip("]"): check for check in ext["checks"]}
+    assert sorted(checks) == [str(case) for case in range(len(FALSY))]
+    for case, answer in enumerate(FALSY):
+        check = checks[str(case)]
+        assert check["outcome"] == "failed", answer
+        assert "drained: still failing after" in check["message"]
+        assert f"NotYet: drained returned {eval(answer.replace('false', 'False'))!r}" in check[
+            "message"]
+        # It kept asking: more than the one request that used to pass at once.
+        asked = [r for r in server.received if r.path == f"/health?case={case}"]
+        assert len(asked) > 1, answer

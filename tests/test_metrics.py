@@ -1,8 +1,8 @@
 """Metric analysis against a real Prometheus scraping a real service (SPEC §17).
 
-One Prometheus per test session (per xdist worker): each test sets gauges under a
-label value of its own (``case``), waits until Prometheus has scraped them, and
-runs a deploy-check suite through ``pytester`` whose target's ``prometheus`` is
+One Prometheus per test run (the module runs on one xdist worker, see ``_scheduling``):
+each test sets gauges under a label value of its own (``case``), waits until Prometheus has
+scraped them, and runs a deploy-check suite through ``pytester`` whose target's ``prometheus`` is
 that server; the assertions read the exit code, the verdict file and the output.
 """
 
@@ -132,8 +132,10 @@ def test_every_comparison_operator(
     pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf
 ) -> None:
     body = ""
-    for index, (value, comparison, _) in enumerate(OPERATOR_CASES):
-        selector = prom.show(f"op{index}", value)
+    selectors = prom.show_all([(f"op{index}", value, "")
+                               for index, (value, _, _) in enumerate(OPERATOR_CASES)])
+    cases = zip(selectors, OPERATOR_CASES, strict=True)
+    for index, (selector, (_, comparison, _)) in enumerate(cases):
         body += f"""
 @pytest.mark.post_deploy
 def test_case_{index}(metrics):
@@ -209,8 +211,7 @@ def test_bare_query(metrics):
 def test_several_series_where_one_was_asked_for_is_a_failure_naming_them(
     pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf
 ) -> None:
-    prom.show("many", 1.0, version="a")
-    prom.show("many", 2.0, version="b")
+    prom.show_all([("many", 1.0, "a"), ("many", 2.0, "b")])
     write_target(pytester, prom.url)
     suite(pytester, """
 @pytest.mark.post_deploy
@@ -437,7 +438,7 @@ def test_evaluations_reach_the_verdict_from_xdist_workers(
     pytester: pytest.Pytester, prom: Prometheus, verdict_of: VerdictOf
 ) -> None:
     require("xdist")
-    good, bad = prom.show("xdist-good", 0.001), prom.show("xdist-bad", 0.2)
+    good, bad = prom.show_all([("xdist-good", 0.001, ""), ("xdist-bad", 0.2, "")])
     write_target(pytester, prom.url)
     suite(pytester, f"""
 @pytest.mark.post_deploy
@@ -466,8 +467,7 @@ def test_compare_judges_the_canary_against_the_baseline(
     canary: float, passes: bool,
 ) -> None:
     case = f"canary{canary}"
-    prom.show(case, 0.01, version="1.4.2")
-    prom.show(case, canary, version="1.5.0")
+    prom.show_all([(case, 0.01, "1.4.2"), (case, canary, "1.5.0")])
     write_target(pytester, prom.url)
     suite(pytester, f"""
 @pytest.mark.post_deploy

@@ -69,22 +69,50 @@ def test_a_name_no_target_defines_is_a_usage_error(
     assert verdict["predicate"]["deployability"]["verdict"] == "INCONCLUSIVE"
 
 
+#: ``only_hosts`` names that select, each with what its check must show; one check each,
+#: all in one run per worker mode (the names do not interact; a run costs a process).
+SELECTING = {
+    '"queue"': "not applicable here",
+    '"queue*.internal"': "not applicable here",
+    '"web"': "the two web hosts",
+    '"local"': "all three local hosts (a glob on the host name: all are named local)",
+}
+
+
+EVERYWHERE = """import pytest
+
+@pytest.mark.smoke
+def test_everywhere(host):
+    pass
+"""
+
+
 @pytest.mark.parametrize("workers", ["0", "2"])
-@pytest.mark.parametrize("marker", ['"queue"', '"queue*.internal"', '"web"', '"local"'])
 def test_a_name_another_target_defines_is_not_applicable_here_and_known_names_select(
-    pytester: pytest.Pytester, workers: str, marker: str
+    pytester: pytest.Pytester, workers: str
 ) -> None:
-    result = run(pytester, marker, workers)
+    pytester.path.joinpath("deploy-targets.toml").write_text(TARGETS)
+    pytester.makepyfile(test_roles=EVERYWHERE + "".join(f"""
+@pytest.mark.smoke
+@pytest.mark.only_hosts({marker})
+def test_chosen_{index}(host):
+    pass
+""" for index, marker in enumerate(SELECTING)))
+    result = pytester.runpytest_subprocess("--deploy-target=fleet", "-n", workers,
+                                           "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     ext = verdict(pytester)
     assert ext["verdict"] == "DEPLOYABLE"
-    chosen = [c for c in ext["checks"] if "test_chosen" in c["id"]]
-    if marker.startswith('"queue'):
-        assert [c["outcome"] for c in chosen] == ["notApplicable"]
-    elif marker == '"web"':
-        assert [c["host"] for c in chosen] == ["local", "local#2"]
-    else:  # a glob on the host name: all three local hosts are named local
-        assert len(chosen) == 3
+    for index, marker in enumerate(SELECTING):
+        chosen = [c for c in ext["checks"] if f"test_chosen_{index}[" in c["id"]]
+        if marker.startswith('"queue'):
+            assert [c["outcome"] for c in chosen] == ["notApplicable"], marker
+        elif marker == '"web"':
+            assert [c["host"] for c in chosen] == ["local", "local#2"], marker
+            assert {c["outcome"] for c in chosen} == {"passed"}, marker
+        else:
+            assert len(chosen) == 3, marker
+            assert {c["outcome"] for c in chosen} == {"passed"}, marker
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
