@@ -306,6 +306,21 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput[_WORKER_CONTROL_DIR] = control_dir
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist load``, with at least as many hosts as workers, each host's checks
+    on one worker (:mod:`.host_schedule` says why); else xdist's own choice."""
+    workers = getattr(config.option, "numprocesses", None)
+    names = [fleet_host.name for fleet_host in config.stash[_FLEET].hosts]
+    if config.getvalue("dist") != "load" or not isinstance(workers, int) or workers < 2:
+        return None
+    if len(names) < workers:
+        return None
+    from .host_schedule import HostScheduling
+
+    return HostScheduling(config, log, names)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse an ``only_hosts`` role or host that no target of the file defines."""
