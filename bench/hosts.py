@@ -19,7 +19,8 @@ each with ``-n 0``, ``-n 4`` and ``-n 8``. Prints the median wall times and the
 client CPU (the pytest processes and their workers) side by side, each figure
 beside its target: ``-n 4`` at least 3x faster than ``-n 0``, and the gate
 within 5 % of plain testinfra at the same ``-n``. Usage: ``sudo python
-bench/hosts.py [--hosts 32] [--rounds 3] [--rtt 100] [--backend paramiko]``.
+bench/hosts.py [--hosts 32] [--rounds 3] [--rtt 100] [--backend paramiko]
+[--before TREE]``; ``--before`` adds the gate of another checkout as a third mode.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from _netns import inside, run_inside
@@ -112,14 +114,11 @@ def _measure(options: argparse.Namespace) -> None:
             f"[targets.fleet]\nhosts = {json.dumps(specs)}\ntimeout = 30\n"
             f"[targets.warm]\nhosts = {json.dumps(specs[:1])}\ntimeout = 30\n"
         )
-        modes = {
-            (kind, n): ([*args, "-n", n])
-            for n in workers
-            for kind, args in (
-                ("plain", ["-p", "no:deployable", f"--hosts={','.join(specs)}"]),
-                ("gate", ["--deploy-target=fleet"]),
-            )
-        }
+        kinds = [("plain", ["-p", "no:deployable", f"--hosts={','.join(specs)}"]),
+                 ("gate", ["--deploy-target=fleet"])]
+        if options.before:
+            kinds.append(("before", ["--deploy-target=fleet"]))
+        modes = {(kind, n): [*args, "-n", n] for n in workers for kind, args in kinds}
         for n in workers:  # warm the file system cache, .pyc files and sshd on one host
             run_once(workdir, ["-p", "no:deployable", f"--hosts={specs[0]}", "-n", n])
             run_once(workdir, ["--deploy-target=warm", "-n", n])
@@ -130,30 +129,48 @@ def _measure(options: argparse.Namespace) -> None:
         for _ in range(options.rounds):
             for mode, args in modes.items():
                 before, opened = _children_cpu(), relayed.connections
-                times[mode].append(run_once(workdir, args))
+                with _plugin_from(options.before if mode[0] == "before" else None):
+                    times[mode].append(run_once(workdir, args))
                 cpu[mode].append(_children_cpu() - before)
                 connections[mode] = relayed.connections - opened
         load_after = os.getloadavg()
-    _report(times, cpu, workers, checks)
+    _report(times, cpu, workers, checks, [kind for kind, _ in kinds])
     if rtt:
         print("ssh connections per run: " + ", ".join(
-            f"{kind} -n {n}: {connections[(kind, n)]}" for n in workers
-            for kind in ("plain", "gate")))
+            f"{kind} -n {n}: {connections[(kind, n)]}" for n in workers for kind, _ in kinds))
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in load_before)} "
           f"before, {' '.join(f'{x:.2f}' for x in load_after)} after; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
+@contextmanager
+def _plugin_from(tree: str | None) -> Iterator[None]:
+    """Run the next pytest with ``pytest_deployable`` imported from ``tree`` (a checkout
+    of another commit), ahead of the installed one; nothing changes without one."""
+    if tree is None:
+        yield
+        return
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, saved]))
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
 def _report(times: dict[tuple[str, str], list[float]], cpu: dict[tuple[str, str], list[float]],
-            workers: list[str], checks: int) -> None:
+            workers: list[str], checks: int, kinds: list[str]) -> None:
     med = {mode: statistics.median(values) for mode, values in times.items()}
     med_cpu = {mode: statistics.median(values) for mode, values in cpu.items()}
     print(f"{'mode':<8}" + "".join(f"{f'-n {n} s':>10}{'cpu s':>8}" for n in workers))
-    for kind in ("plain", "gate"):
+    for kind in kinds:
         print(f"{kind:<8}" + "".join(f"{med[(kind, n)]:>10.2f}{med_cpu[(kind, n)]:>8.2f}"
                                      for n in workers))
     serial = workers[0]
-    for kind in ("plain", "gate"):
+    for kind in kinds:
         for n in workers[1:]:
             speed_up = med[(kind, serial)] / med[(kind, n)]
             target = (f"(target >= {SPEED_UP_TARGET:g}x: {_mark(speed_up >= SPEED_UP_TARGET)})"
@@ -164,6 +181,10 @@ def _report(times: dict[tuple[str, str], list[float]], cpu: dict[tuple[str, str]
         extra = (med[("gate", n)] - med[("plain", n)]) / checks * 1000
         print(f"gate over plain testinfra at -n {n}: ratio {ratio:.3f}, {extra:+.1f} ms per "
               f"check (target <= {RATIO_TARGET:g}: {_mark(ratio <= RATIO_TARGET)})")
+    if "before" in kinds:
+        for n in workers:
+            print(f"gate over the gate before (--before) at -n {n}: ratio "
+                  f"{med[('gate', n)] / med[('before', n)]:.3f}")
 
 
 def main() -> int:
@@ -175,7 +196,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 4, 8],
                         help="the -n values to compare; the first is the baseline")
     parser.add_argument("--backend", choices=("paramiko", "ssh"), default="paramiko")
+    parser.add_argument("--before", metavar="TREE",
+                        help="also run the gate with the plugin from TREE, a checkout of an "
+                             "earlier commit (git worktree add), as the mode 'before'")
     options = parser.parse_args()
+    if options.before:
+        options.before = str(Path(options.before).resolve())
     if not 1 <= options.hosts <= 254:
         parser.error("--hosts must be between 1 and 254")
     if not os.path.exists(SSHD):
