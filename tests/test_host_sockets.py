@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from _sshd import SSHD, SshServer, sshd
 from conftest import IN_CI, require
-
-from pytest_deployable.host_sockets import no_delay
 
 ADDRESSES = ("127.0.0.1", "127.0.0.2")
 
@@ -101,16 +99,25 @@ def test_plain_testinfra_leaves_nagle_on_so_the_test_above_can_fail(
 
 
 def test_no_delay_never_connects_and_skips_backends_without_a_socket(
-    ssh_server: SshServer, tmp_path: Path
+    pytester: pytest.Pytester, ssh_server: SshServer
 ) -> None:
+    # In a process of its own: paramiko's cryptography cannot be imported again in a
+    # process where an in-process pytester run already imported and dropped it.
     require("paramiko")
-    import testinfra
+    script = pytester.path / "check_no_delay.py"
+    script.write_text(textwrap.dedent(f"""\
+        import testinfra
+        from pytest_deployable.host_sockets import no_delay
 
-    paramiko_host = testinfra.get_host(ssh_server.spec("paramiko"))
-    assert no_delay(paramiko_host.backend) is False
-    assert "client" not in vars(paramiko_host.backend)  # still not connected
-    assert paramiko_host.run("true").rc == 0
-    assert no_delay(paramiko_host.backend) is True
-    ssh_host = testinfra.get_host(ssh_server.spec("ssh"))
-    assert no_delay(ssh_host.backend) is False
-    assert no_delay(testinfra.get_host("local://").backend) is False
+        paramiko_host = testinfra.get_host({ssh_server.spec("paramiko")!r})
+        assert no_delay(paramiko_host.backend) is False
+        assert "client" not in vars(paramiko_host.backend), "no_delay connected"
+        assert paramiko_host.run("true").rc == 0
+        assert no_delay(paramiko_host.backend) is True
+        assert no_delay(testinfra.get_host({ssh_server.spec("ssh")!r}).backend) is False
+        assert no_delay(testinfra.get_host("local://").backend) is False
+        print("all asserted")
+    """))
+    result = pytester.runpython(script)
+    assert result.ret == 0, result.stderr.str()
+    assert result.stdout.lines[-1] == "all asserted"
