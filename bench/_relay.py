@@ -72,6 +72,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         return
     finally:
         reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await reading  # ended here, not left pending when the loop stops
 
 
 async def _relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter,
@@ -89,7 +91,8 @@ async def _relay(client_reader: asyncio.StreamReader, client_writer: asyncio.Str
     finally:
         for writer in (client_writer, server_writer):
             writer.close()
-            with contextlib.suppress(OSError):
+        for writer in (client_writer, server_writer):
+            with contextlib.suppress(OSError, asyncio.CancelledError):
                 await writer.wait_closed()
 
 
@@ -110,14 +113,22 @@ def relays(routes: Sequence[tuple[tuple[str, int], tuple[str, int]]],
     servers: list[asyncio.AbstractServer] = []
     failure: list[BaseException] = []
     count = RelayCount()
+    handlers: set[asyncio.Task[None]] = set()
 
     async def start() -> None:
         for listen, upstream in routes:
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                              upstream: tuple[str, int] = upstream) -> None:
                 count.connections += 1  # only the loop's thread writes it
-                with contextlib.suppress(asyncio.CancelledError):  # cancelled at the end
+                task = asyncio.current_task()
+                assert task is not None
+                handlers.add(task)
+                try:
                     await _relay(reader, writer, upstream, delay)
+                except asyncio.CancelledError:
+                    pass  # the relays are stopping; the connection is closed
+                finally:
+                    handlers.discard(task)
 
             servers.append(await asyncio.start_server(handle, *listen, backlog=256))
 
@@ -141,12 +152,15 @@ def relays(routes: Sequence[tuple[tuple[str, int], tuple[str, int]]],
         yield count
     finally:
         async def stop() -> None:
+            # Connections still open (an ssh ControlPersist master of plain testinfra)
+            # are cut, and every task is awaited, so none is left pending at close.
             for server in servers:
                 server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
+            running = list(handlers)
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if running:
+                await asyncio.wait(running, timeout=5)
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
