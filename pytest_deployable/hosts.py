@@ -13,6 +13,9 @@ the commands it is sent (a host behind a forced command, such as sshd's
 ``ForceCommand /bin/true``, answers every command with nothing and exit code 0).
 A host that does not answer, or does not echo, fails its checks at once, with a
 message naming it; the other hosts go on.
+
+Once a paramiko host has answered, its socket gets ``TCP_NODELAY``
+(:mod:`.host_sockets` says why: without it every command stalls on Nagle's algorithm).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 import pytest
 
 from .host_names import KnownHosts, known_hosts, unknown_pattern_error
+from .host_sockets import no_delay
 from .markers import MarkerError, marker_value
 from .redact import Redactor
 from .targets import Target
@@ -194,6 +198,13 @@ class Fleet:
         return fleet_host.host
 
     def _probe(self, fleet_host: FleetHost) -> str | None:
+        """:meth:`_answer`, and a host that answered gets its socket tuned for commands."""
+        problem = self._answer(fleet_host)
+        if problem is None:
+            no_delay(fleet_host.host.backend)
+        return problem
+
+    def _answer(self, fleet_host: FleetHost) -> str | None:
         """None if the host runs what it is sent within the target's timeout, else
         what is wrong: ``unreachable: WHY`` or ``does not run the commands it is sent: …``.
 
@@ -293,6 +304,21 @@ def pytest_configure_node(node: Any) -> None:
     control_dir = node.config.stash[_FLEET].control_dir
     if control_dir is not None:
         node.workerinput[_WORKER_CONTROL_DIR] = control_dir
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist load``, with at least as many hosts as workers, each host's checks
+    on one worker (:mod:`.host_schedule` says why); else xdist's own choice."""
+    workers = getattr(config.option, "numprocesses", None)
+    names = [fleet_host.name for fleet_host in config.stash[_FLEET].hosts]
+    if config.getvalue("dist") != "load" or not isinstance(workers, int) or workers < 2:
+        return None
+    if len(names) < workers:
+        return None
+    from .host_schedule import HostScheduling
+
+    return HostScheduling(config, log, names)
 
 
 @pytest.hookimpl(tryfirst=True)
