@@ -8,8 +8,16 @@ so that machine noise hits both alike:
 - ``gate``: ``--deploy-target`` on a loopback URL, so every check is classified,
   recorded, and the verdict file is written.
 
-Prints the median wall time of each and their ratio. Target: ratio <= 1.05.
-Usage: ``python bench/overhead.py [--checks 1000] [--rounds 7]``.
+Prints the median wall time of each and their ratio, the headline figure (target:
+ratio <= 1.05), and beside it the ratio of CPU time (user + system of the pytest
+process), which other work on a shared machine disturbs far less than wall time.
+
+Then, unless ``--no-import``, what merely having the plugin installed costs: a
+collect-only run of a one-test suite with no deploy target, with the plugin and
+without (``import``), in CPU milliseconds; every pytest run on a machine with the
+plugin pays it, so it is reported on its own.
+
+Usage: ``python bench/overhead.py [--checks 1000] [--rounds 11] [--no-import]``.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _timing import run_once
+from _timing import Timing, met, run_measured
 
 SUITE = """
 import pytest
@@ -38,38 +46,78 @@ markers =
     smoke: declared so the plain run does not warn
 """
 
+ONE_TEST = "def test_one():\n    pass\n"
+
+#: The headline target: the gate's median wall time over the plain run's.
+TARGET = 1.05
+
 MODES = {
     "plain": ["-p", "no:deployable"],
     "gate": ["--deploy-target=http://127.0.0.1:9", "--deploy-verdict=verdict.json"],
 }
 
+IMPORT_MODES = {
+    "plain": ["--collect-only", "-p", "no:deployable"],
+    "plugin": ["--collect-only"],
+}
+
+
+def _interleaved(workdir: Path, modes: dict[str, list[str]],
+                 rounds: int) -> dict[str, list[Timing]]:
+    for args in modes.values():  # warm the file system cache and .pyc files
+        run_measured(workdir, args)
+    timings: dict[str, list[Timing]] = {mode: [] for mode in modes}
+    for _ in range(rounds):
+        for mode, args in modes.items():
+            timings[mode].append(run_measured(workdir, args))
+    return timings
+
+
+def _median(values: list[Timing], what: str) -> float:
+    return statistics.median(getattr(timing, what) for timing in values)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--no-import", action="store_true",
+                        help="skip the import-only measurement")
     options = parser.parse_args()
     env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(f"overhead benchmark: {options.checks} trivial smoke checks, "
-          f"{options.rounds} rounds, Python {platform.python_version()}, {env_note}")
+          f"{options.rounds} rounds, Python {platform.python_version()}, {env_note}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = Path(tmp) / "suite"
+        workdir.mkdir()
         (workdir / "test_suite.py").write_text(SUITE.format(checks=options.checks))
         (workdir / "pytest.ini").write_text(INI)
-        for args in MODES.values():  # warm the file system cache and .pyc files
-            run_once(workdir, args)
-        times: dict[str, list[float]] = {mode: [] for mode in MODES}
-        for _ in range(options.rounds):
-            for mode, args in MODES.items():
-                times[mode].append(run_once(workdir, args))
-    medians = {mode: statistics.median(values) for mode, values in times.items()}
-    print(f"{'mode':<8}{'median s':>10}{'min s':>10}{'max s':>10}")
+        times = _interleaved(workdir, MODES, options.rounds)
+        imports: dict[str, list[Timing]] = {}
+        if not options.no_import:
+            empty = Path(tmp) / "one"
+            empty.mkdir()
+            (empty / "test_one.py").write_text(ONE_TEST)
+            imports = _interleaved(empty, IMPORT_MODES, options.rounds)
+    print(f"{'mode':<8}{'median s':>10}{'min s':>10}{'max s':>10}{'CPU s':>10}")
     for mode, values in times.items():
-        print(f"{mode:<8}{medians[mode]:>10.3f}{min(values):>10.3f}{max(values):>10.3f}")
-    ratio = medians["gate"] / medians["plain"]
-    per_check_ms = (medians["gate"] - medians["plain"]) / options.checks * 1000
-    print(f"ratio gate/plain: {ratio:.3f} (target <= 1.05); "
-          f"overhead per check: {per_check_ms:.3f} ms")
+        walls = [timing.wall for timing in values]
+        print(f"{mode:<8}{statistics.median(walls):>10.3f}{min(walls):>10.3f}"
+              f"{max(walls):>10.3f}{_median(values, 'cpu'):>10.3f}")
+    ratio = _median(times["gate"], "wall") / _median(times["plain"], "wall")
+    cpu_ratio = _median(times["gate"], "cpu") / _median(times["plain"], "cpu")
+    per_check_ms = (_median(times["gate"], "cpu") - _median(times["plain"], "cpu")) \
+        / options.checks * 1000
+    print(f"ratio gate/plain: {ratio:.3f} wall (target <= {TARGET}: {met(ratio <= TARGET)}), "
+          f"{cpu_ratio:.3f} CPU; CPU per check: {per_check_ms:+.3f} ms")
+    if imports:
+        extra_cpu = (_median(imports["plugin"], "cpu") - _median(imports["plain"], "cpu")) * 1000
+        extra_wall = (_median(imports["plugin"], "wall")
+                      - _median(imports["plain"], "wall")) * 1000
+        print(f"plugin installed, no deploy target (collect-only of one test): "
+              f"{extra_cpu:+.0f} ms CPU, {extra_wall:+.0f} ms wall over -p no:deployable")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from . import hooks, hosts, schema, signing
+from .check_hooks import DestructiveWindow, register_needed
 from .contract.plugin import contract, setup_contract_checks
 from .fixtures import NO_TARGET, db, deploy_target, eventually, http
 from .markers import (
@@ -129,7 +130,10 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
-    register_metrics(config, state.recorder)
+    if state.allow_destructive:
+        config.pluginmanager.register(DestructiveWindow(state), "deployable-destructive")
+    if target.prometheus:  # without it the metrics fixture fails: no evaluation to carry
+        register_metrics(config, state.recorder)
     if config.option.deployable_ledger is not None and not is_worker(config):
         from .ledger.plugin import register_recording
 
@@ -137,7 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
     hosts.configure(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
-        if not is_worker(config):
+        # Only a controller that distributes has workers that can crash; the same
+        # condition as xdist's own (dist is "no" unless -n/--dist/-d was given), and
+        # wider, since it does not look at --tx.
+        if not is_worker(config) and config.getoption("dist", "no") != "no":
             config.pluginmanager.register(
                 CrashWatchdog(state, config.option.deployable_crash_grace),
                 "deployable-crash-watchdog",
@@ -197,6 +204,7 @@ def pytest_collection_modifyitems(
     target = state.target
     selected: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
+    refused = retried = False
     registered = frozenset(
         line.split(":", 1)[0].split("(", 1)[0].strip()
         for line in config.getini("markers")
@@ -228,9 +236,12 @@ def pytest_collection_modifyitems(
         elif hosts.not_applicable_reason(item):
             status = Outcome.NOT_APPLICABLE.value
         item.stash[FACTS] = CheckFacts(spec.category, spec.blocking, status, hosts.host_of(item))
+        refused = refused or status is not None
+        retried = retried or spec.within is not None
         selected.append(item)
     if target is None:
         return
+    register_needed(config, state, refused=refused, retried=retried)
     if target.version and target.version_url:
         check = VersionCheck.from_parent(
             session, name=VERSION_CHECK_ID, nodeid=VERSION_CHECK_ID,

@@ -17,30 +17,27 @@ from typing import Any
 
 import pytest
 
-from . import hosts, signing
+from . import signing
 from .artifacts import Reports, executes_checks, placeholder, write_final
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
 from .contract.coverage import record as contract_record
 from .durations import format_interval
-from .fixtures import WAITS, display_for
+from .fixtures import WAITS
 from .markers import MarkerError, classify
 from .outputs import protect_log_file, protect_terminal, redact_report
 from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
 from .soak import run_soak
-from .state import EVIDENCE, FACTS, SPEC, TRIES, DeployState, is_worker
+from .state import EVIDENCE, FACTS, META, SPEC, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Soak, Verdict, decide
 from .vocabulary import BROKEN
-from .waiting import WaitTimeout, poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
-#: A check's report metadata that is the same in every phase.
-_META = pytest.StashKey[dict[str, Any]]()
 
 
 class Terminated(KeyboardInterrupt):
@@ -156,7 +153,7 @@ class DeployRun:
             facts = item.stash.get(FACTS, None)
             if facts is not None:
                 state.recorder.classify(item.nodeid, facts)
-                sent[item.nodeid] = facts.to_dict()
+                sent[item.nodeid] = item.stash[META] = facts.to_dict()
         if is_worker(self.config):
             # Sent to the controller when the worker finishes, so that checks
             # that never ran are still classified there, and the deselection
@@ -165,73 +162,19 @@ class DeployRun:
             output["deployable_facts"] = sent
             output["deployable_deselected"] = list(state.deselected)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        facts = item.stash.get(FACTS, None)
-        status = facts.status if facts is not None else None
-        target = self.state.target
-        if status is None or target is None:
-            return
-        if status == Outcome.REFUSED.value:
-            pytest.skip(
-                f"refused: destructive check on protected target {target.name!r} "
-                "(run with --allow-destructive to allow it)"
-            )
-        reason = hosts.not_applicable_reason(item)
-        pytest.skip(reason or f"not applicable to target {target.name!r}")
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        spec = item.stash.get(SPEC, None)
-        self.state.current_destructive = spec is not None and spec.destructive
-        try:
-            return (yield)
-        finally:
-            self.state.current_destructive = False
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        """Retry the body of a check marked ``within=`` until it passes or time is up."""
-        spec = pyfuncitem.stash.get(SPEC, None)
-        if spec is None or spec.within is None or spec.every is None:
-            return None
-        from _pytest.python import pytest_pyfunc_call as call_body
-
-        tries = 0
-
-        def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            call_body(pyfuncitem)
-
-        try:
-            waited = poll(
-                attempt, what=pyfuncitem.nodeid, within=spec.within, every=spec.every,
-                display=display_for(self.config), stop_at=self.state.stop_at(),
-                retry_on=(Exception, pytest.fail.Exception),
-            )
-            pyfuncitem.stash.setdefault(WAITS, []).append(waited)
-        except WaitTimeout as exc:
-            if exc.waited is not None:
-                pyfuncitem.stash.setdefault(WAITS, []).append(exc.waited)
-            raise
-        finally:
-            pyfuncitem.stash[TRIES] = tries
-        return True
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        facts = item.stash.get(FACTS, None)
-        if facts is None:
-            return report
         # The facts fixed at collection travel with every report (to the xdist
-        # controller too); turned into plain data once per check.
-        meta = item.stash.get(_META, None)
+        # controller too), as plain data made once per check at collection's end.
+        meta = item.stash.get(META, None)
         if meta is None:
-            meta = item.stash[_META] = facts.to_dict()
+            facts = item.stash.get(FACTS, None)
+            if facts is None:
+                return report  # not a check
+            meta = item.stash[META] = facts.to_dict()
         if report.when == "call":
             meta = {**meta, "tries": item.stash.get(TRIES, 1)}
             waits = item.stash.get(WAITS, None)

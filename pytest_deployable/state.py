@@ -16,7 +16,7 @@ from .redact import Redactor
 from .targets import Target
 from .verdict import Soak, Verdict
 
-__all__ = ["EVIDENCE", "FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
+__all__ = ["EVIDENCE", "FACTS", "META", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -85,6 +85,8 @@ STATE = pytest.StashKey[DeployState]()
 SPEC = pytest.StashKey[CheckSpec | None]()
 #: A check's facts, fixed once at collection (see :class:`~.recorder.CheckFacts`).
 FACTS = pytest.StashKey[CheckFacts]()
+#: A check's facts as the plain data every report of it carries, made once per check.
+META = pytest.StashKey[dict[str, Any]]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
 #: What a check saw that the verdict keeps beside its outcome (the version check's
