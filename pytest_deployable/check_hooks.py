@@ -25,8 +25,8 @@ from collections.abc import Generator
 
 import pytest
 
-from . import hosts
 from .fixtures import WAITS, display_for
+from .hosts import not_applicable_reason
 from .state import FACTS, SPEC, TRIES, DeployState
 from .vocabulary import Outcome
 from .waiting import WaitTimeout, poll
@@ -52,7 +52,7 @@ class Refusals:
                 f"refused: destructive check on protected target {target.name!r} "
                 "(run with --allow-destructive to allow it)"
             )
-        reason = hosts.not_applicable_reason(item)
+        reason = not_applicable_reason(item)
         pytest.skip(reason or f"not applicable to target {target.name!r}")
 
 

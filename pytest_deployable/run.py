@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from . import signing
 from .artifacts import Reports, executes_checks, placeholder, write_final
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
-from .contract.coverage import record as contract_record
 from .durations import format_interval
 from .fixtures import WAITS
 from .markers import MarkerError, classify
@@ -29,6 +27,7 @@ from .outputs import protect_log_file, protect_terminal, redact_report
 from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
+from .signing import subject_entries, subject_name, verdict_text
 from .soak import run_soak
 from .state import EVIDENCE, FACTS, META, SPEC, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Soak, Verdict, decide
@@ -82,14 +81,14 @@ class DeployRun:
         # Read before the run: lastfailed changes as checks pass.
         state.last_failed = bool(getattr(lf, "active", False) and getattr(lf, "lastfailed", None))
         rootdir = self.config.rootpath
-        state.subject = find_subject(signing.subject_name(self.config), rootdir)
+        state.subject = find_subject(subject_name(self.config), rootdir)
         state.commit = find_commit(self.config.option.deployable_commit, rootdir)
         assert state.verdict_path is not None
         # An unwritable path fails the final write the same way, and that one says so.
         with contextlib.suppress(OSError):
             statement = to_statement(placeholder(), self._info())
             write_atomic(state.verdict_path,
-                         signing.verdict_text(self.config, statement, dump(statement)))
+                         verdict_text(self.config, statement, dump(statement)))
 
     def _info(self) -> RunInfo:
         state = self.state
@@ -101,13 +100,19 @@ class DeployRun:
             finished_on=datetime.now(timezone.utc),
             version=state.target.version,
             commit=state.commit,
-            artifacts=signing.subject_entries(self.config, state.subject or ""),
+            artifacts=subject_entries(self.config, state.subject or ""),
         )
 
     def _statement(self, verdict: Verdict, info: RunInfo) -> dict[str, Any]:
         """The verdict's statement, with the contract coverage of this run when it has one."""
         statement = to_statement(verdict, info)
-        contract = contract_record(self.config)
+        # Only a run with a contract has the tracker (contract/coverage.py registers it
+        # under this name); the contract modules are not imported for the others.
+        if not self.config.pluginmanager.has_plugin("deployable-contract-coverage"):
+            return statement
+        from .contract.coverage import record
+
+        contract = record(self.config)
         if contract is not None:
             statement["predicate"]["deployability"]["contract"] = self.state.redactor.value(
                 contract
@@ -368,7 +373,7 @@ class DeployRun:
         written = write_final(
             verdict, lambda v: self._statement(v, info), Reports.of(self.config),
             state.verdict_path,
-            text=lambda statement: signing.verdict_text(self.config, statement, dump(statement)),
+            text=lambda statement: verdict_text(self.config, statement, dump(statement)),
         )
         state.verdict, state.statement = written.verdict, written.statement
         state.verdict_written = written.verdict_written

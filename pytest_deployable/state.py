@@ -6,15 +6,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .markers import CheckSpec
 from .recorder import CheckFacts, Recorder
 from .redact import Redactor
-from .targets import Target
-from .verdict import Soak, Verdict
+
+if TYPE_CHECKING:
+    # Types only: every pytest run on a machine with the plugin makes a DeployState,
+    # and a run without a deploy target needs neither module.
+    from .targets import Target
+    from .verdict import Soak, Verdict
 
 __all__ = ["EVIDENCE", "FACTS", "META", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
