@@ -253,6 +253,10 @@ def pytest_collection_modifyitems(
         line.split(":", 1)[0].split("(", 1)[0].strip()
         for line in config.getini("markers")
     )
+    # Called per item only when some plugin or conftest implements it (all are
+    # registered by now): a hook call costs even with nothing to call.
+    hook = config.hook.pytest_deployable_check_spec
+    check_spec = hook if hook.get_hookimpls() else None
     for item in items:
         try:
             spec = classify(item)
@@ -264,7 +268,8 @@ def pytest_collection_modifyitems(
         except MarkerError as exc:
             # On an xdist worker, _XdistHooks hands it to the controller.
             raise pytest.UsageError(state.redactor(str(exc))) from None
-        spec = config.hook.pytest_deployable_check_spec(item=item, spec=spec) or spec
+        if check_spec is not None:
+            spec = check_spec(item=item, spec=spec) or spec
         item.stash[SPEC] = spec
         if spec is None:
             deselected.append(item)

@@ -51,6 +51,8 @@ class DeployRun:
         self.state = state
         self.session: pytest.Session | None = None
         self.budget: Budget | None = None
+        self.worker = is_worker(config)
+        """Whether this process is an xdist worker, asked on every report."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -181,32 +183,37 @@ class DeployRun:
                 return report  # not a check
             meta = item.stash[META] = facts.to_dict()
         if report.when == "call":
-            meta = {**meta, "tries": item.stash.get(TRIES, 1)}
+            # What the call phase adds; most checks have none of it, and then
+            # every phase carries the same dict (the recorder reads no "tries"
+            # as one try).
+            extra: dict[str, Any] = {}
+            tries = item.stash.get(TRIES, None)
+            if tries is not None:
+                extra["tries"] = tries
             waits = item.stash.get(WAITS, None)
             if waits:
-                meta["waits"] = [
+                extra["waits"] = [
                     [waited.what, waited.attempts, round(waited.elapsed * 1000)]
                     for waited in waits
                 ]
             evidence = item.stash.get(EVIDENCE, None)
             if evidence is not None:
-                meta["evidence"] = evidence
+                extra["evidence"] = evidence
+            if extra:
+                meta = {**meta, **extra}
         setattr(report, META_ATTRIBUTE, meta)
         redact_report(report, self.state.redactor)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # In the xdist controller, the workers' reports arrive here.
-        if is_worker(self.config):
+        if self.worker:
             return
         self.state.recorder.add(report)
+        if not report.failed or not self.config.option.deployable_fail_fast:
+            return
         meta = check_meta(report)
-        if (
-            self.config.option.deployable_fail_fast
-            and report.failed
-            and self.state.stopped is None
-            and (meta is None or meta.get("blocking", True))
-        ):
+        if self.state.stopped is None and (meta is None or meta.get("blocking", True)):
             self._stop(f"stopped at the first blocking failure (--deploy-fail-fast): "
                        f"{report.nodeid}")
 
