@@ -66,7 +66,8 @@ def measure(work: Path, algorithm: str, checks: int, now: datetime) -> list[floa
 
 def main() -> int:
     print(f"bench/signing.py on {platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()}; medians of {REPEAT}")
+          f"{platform.machine()}; medians of {REPEAT} (no target: issue #12 asks for the "
+          "figures)")
     print(f"{'checks':>7} {'key':>11} {'dump':>8} {'seal':>8} {'gate bare':>10} "
           f"{'gate signed':>12}")
     with tempfile.TemporaryDirectory() as tmp:
