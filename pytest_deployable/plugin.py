@@ -244,6 +244,7 @@ def pytest_collection_modifyitems(
     selected: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
     refused = retried = False
+    shared_facts: dict[tuple[str, bool, str | None, str | None], CheckFacts] = {}
     if target is not None:  # a run without one only skips its checks: nothing to import
         from .check_hooks import register_needed
         from .hosts import host_of, not_applicable_reason
@@ -284,7 +285,12 @@ def pytest_collection_modifyitems(
             status = Outcome.REFUSED.value
         elif not_applicable_reason(item):
             status = Outcome.NOT_APPLICABLE.value
-        item.stash[FACTS] = CheckFacts(spec.category, spec.blocking, status, host_of(item))
+        # Frozen, so checks with the same facts share one (a suite is mostly a few kinds).
+        key = (spec.category, spec.blocking, status, host_of(item))
+        facts = shared_facts.get(key)
+        if facts is None:
+            facts = shared_facts[key] = CheckFacts(*key)
+        item.stash[FACTS] = facts
         refused = refused or status is not None
         retried = retried or spec.within is not None
         selected.append(item)

@@ -28,7 +28,6 @@ from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
 from .signing import subject_entries, subject_name, verdict_text
-from .soak import run_soak
 from .state import EVIDENCE, FACTS, META, SPEC, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Soak, Verdict, decide
 from .vocabulary import BROKEN
@@ -266,6 +265,8 @@ class DeployRun:
                 and facts.category == "post_deploy"
                 and facts.status is None
             ]
+            from .soak import run_soak  # only runs given --deploy-soak import it
+
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             self.state.soak = run_soak(
                 items,
