@@ -142,6 +142,9 @@ class Recorder:
         record = self._records.setdefault(nodeid, _Record())
         record.category, record.blocking = facts.category, facts.blocking
         record.status, record.host = facts.status, facts.host
+        # Its reports carry the same facts (made from these, at collection), so
+        # they need not be read again from each report's metadata.
+        record.described = True
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase report (setup, call or teardown) of a check."""
