@@ -17,7 +17,12 @@ collect-only run of a one-test suite with no deploy target, with the plugin and
 without (``import``), in CPU milliseconds; every pytest run on a machine with the
 plugin pays it, so it is reported on its own.
 
-Usage: ``python bench/overhead.py [--checks 1000] [--rounds 11] [--no-import]``.
+With ``--instructions`` (needs valgrind), also the instructions each mode executes,
+counted once under callgrind: the same on a busy machine as on an idle one, and
+about 50 times slower to get.
+
+Usage: ``python bench/overhead.py [--checks 1000] [--rounds 11] [--no-import]
+[--instructions]``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,13 +86,30 @@ def _median(values: list[Timing], what: str) -> float:
     return statistics.median(getattr(timing, what) for timing in values)
 
 
+def _instructions(workdir: Path, args: list[str]) -> int:
+    """Instructions one pytest process executes, counted by valgrind's callgrind."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=workdir, capture_output=True, text=True, check=False, env=env)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run failed ({' '.join(args)}):\n{done.stderr[-3000:]}")
+    return int(found.group(1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--no-import", action="store_true",
                         help="skip the import-only measurement")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions under valgrind (slow)")
     options = parser.parse_args()
+    if options.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (apt-get install valgrind)")
     env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(f"overhead benchmark: {options.checks} trivial smoke checks, "
           f"{options.rounds} rounds, Python {platform.python_version()}, {env_note}, "
@@ -100,6 +126,8 @@ def main() -> int:
             empty.mkdir()
             (empty / "test_one.py").write_text(ONE_TEST)
             imports = _interleaved(empty, IMPORT_MODES, options.rounds)
+        counted = {mode: _instructions(workdir, args) for mode, args in MODES.items()
+                   } if options.instructions else {}
     print(f"{'mode':<8}{'median s':>10}{'min s':>10}{'max s':>10}{'CPU s':>10}")
     for mode, values in times.items():
         walls = [timing.wall for timing in values]
@@ -111,6 +139,9 @@ def main() -> int:
         / options.checks * 1000
     print(f"ratio gate/plain: {ratio:.3f} wall (target <= {TARGET}: {met(ratio <= TARGET)}), "
           f"{cpu_ratio:.3f} CPU; CPU per check: {per_check_ms:+.3f} ms")
+    if counted:
+        print(f"instructions (callgrind): plain {counted['plain'] / 1e9:.3f} G, gate "
+              f"{counted['gate'] / 1e9:.3f} G, ratio {counted['gate'] / counted['plain']:.3f}")
     if imports:
         extra_cpu = (_median(imports["plugin"], "cpu") - _median(imports["plain"], "cpu")) * 1000
         extra_wall = (_median(imports["plugin"], "wall")
