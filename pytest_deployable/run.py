@@ -3,7 +3,8 @@
 :class:`DeployRun` is registered as a plugin only when the run has a target, so a
 plain run pays nothing. Its hooks gather facts (reports, interrupts, crashes,
 budgets) and hand them to :func:`~pytest_deployable.verdict.decide`; then it
-writes the verdict file and the reports.
+writes the verdict file and the reports. Its per-check hooks are the ones every
+such run needs; those only some runs need are in :mod:`.check_hooks`.
 """
 
 from __future__ import annotations
