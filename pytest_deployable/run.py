@@ -186,19 +186,23 @@ class DeployRun:
             # What the call phase adds; most checks have none of it, and then
             # every phase carries the same dict (the recorder reads no "tries"
             # as one try).
+            # Asked with ``in``: Stash.get raises and catches a KeyError for each
+            # missing key, and most checks have none of the three.
             extra: dict[str, Any] = {}
-            tries = item.stash.get(TRIES, None)
-            if tries is not None:
-                extra["tries"] = tries
-            waits = item.stash.get(WAITS, None)
-            if waits:
-                extra["waits"] = [
-                    [waited.what, waited.attempts, round(waited.elapsed * 1000)]
-                    for waited in waits
-                ]
-            evidence = item.stash.get(EVIDENCE, None)
-            if evidence is not None:
-                extra["evidence"] = evidence
+            stash = item.stash
+            if TRIES in stash:
+                extra["tries"] = stash[TRIES]
+            if WAITS in stash:
+                waits = stash[WAITS]
+                if waits:
+                    extra["waits"] = [
+                        [waited.what, waited.attempts, round(waited.elapsed * 1000)]
+                        for waited in waits
+                    ]
+            if EVIDENCE in stash:
+                evidence = stash[EVIDENCE]
+                if evidence is not None:
+                    extra["evidence"] = evidence
             if extra:
                 meta = {**meta, **extra}
         setattr(report, META_ATTRIBUTE, meta)
