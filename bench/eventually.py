@@ -20,8 +20,12 @@ import sys
 import time
 
 import requests
+from _timing import met
 
 from pytest_deployable.waiting import poll
+
+#: The share of one core this process may use while it waits (the target above).
+CPU_TARGET = 5.0
 
 SERVER = r"""
 import sys, time
@@ -73,6 +77,7 @@ def main() -> int:
           f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores")
     print(f"{'every':>8}{'latency ms (median)':>22}{'max ms':>10}{'target ms':>11}"
           f"{'CPU %':>8}")
+    verdicts: list[str] = []
     for every in (0.1, 0.5, 1.0):
         # A random phase, so the switch does not line up with the polling schedule.
         results = [measure(every, options.wait + random.uniform(0, every))
@@ -81,6 +86,14 @@ def main() -> int:
         cpu = statistics.median(share for _, share in results) * 100
         print(f"{every:>7g}s{statistics.median(latencies):>22.0f}{max(latencies):>10.0f}"
               f"{every * 1000 + 50:>11.0f}{cpu:>8.2f}")
+        latency, limit = statistics.median(latencies), every * 1000 + 50
+        verdicts.append(
+            f"every {every:g} s: latency {latency:.0f} ms (median; target <= {limit:.0f} ms: "
+            f"{met(latency <= limit)}), CPU {cpu:.2f} % (target < {CPU_TARGET:g} %: "
+            f"{met(cpu < CPU_TARGET)})"
+        )
+    for line in verdicts:
+        print(line)
     return 0
 
 

@@ -42,6 +42,15 @@ from pytest_deployable.targets import Target
 from pytest_deployable.verdict import CheckResult, Outcome
 from pytest_deployable.verdict import decide as decide_verdict
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import met
+
+#: Issue #13's targets: the query's p95 on the large ledger, and its p95 over the small
+#: one's; one ``deployable record`` of 10,000 files.
+QUERY_P95_MS = 50.0
+QUERY_GROWTH = 1.5
+RECORD_SECONDS = 60.0
+
 TARGETS = ("dev", "qa", "staging", "perf", "production")
 RULE = PromotionRule("production", ("qa", "staging"))
 ASKED = "9.0.1000"
@@ -150,6 +159,12 @@ def compare(name: str, small: str, large: str, queries: int) -> None:
               f" ms  p95 {small_p95:6.2f} ms | 100,000 verdicts + 10,000 deployments: p50 "
               f"{statistics.median(times['large']):6.2f} ms  p95 {large_p95:6.2f} ms | p95 "
               f"ratio {large_p95 / small_p95:.2f}", flush=True)
+    query_p95 = p95(measures["query"]["large"])
+    growth = query_p95 / p95(measures["query"]["small"])
+    print(f"{name:10}  query p95 on the large ledger {query_p95:.1f} ms (target <= "
+          f"{QUERY_P95_MS:g} ms: {met(query_p95 <= QUERY_P95_MS)}), {growth:.2f}x the small "
+          f"ledger's (target <= {QUERY_GROWTH:g}x: {met(growth <= QUERY_GROWTH)}); the command "
+          "has no target", flush=True)
 
 
 def write_files(folder: Path, count: int) -> list[Path]:
@@ -182,7 +197,8 @@ def record_files(name: str, url: str, paths: list[Path]) -> float:
     if done.returncode != 0:
         raise SystemExit(f"deployable record failed: {done.stderr[-2000:]}")
     assert json.loads(done.stdout)["new"] == len(paths)
-    print(f"{name:10}  deployable record of {len(paths):,} files: {elapsed:.1f} s", flush=True)
+    print(f"{name:10}  deployable record of {len(paths):,} files: {elapsed:.1f} s (target < "
+          f"{RECORD_SECONDS:g} s for 10,000: {met(elapsed < RECORD_SECONDS)})", flush=True)
     return elapsed
 
 

@@ -10,15 +10,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from .state import STATE
-from .targets import Target
 from .waiting import Display, Waited, WaitTimeout, poll, seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from .contract.plugin import ContractClient
     from .http import TargetSession
+    from .metrics import Metrics
+    from .prometheus import PrometheusClient
+    from .targets import Target
 
-__all__ = ["Eventually", "NotYet", "db", "deploy_target", "eventually", "http"]
+# Every fixture of the plugin is defined here, and each imports what it needs
+# when a check asks for it: pytest imports this module in every run on a machine
+# with the plugin installed, and a run that uses no contract, metric or database
+# check must not pay for their modules (bench/overhead.py measures it).
+__all__ = [
+    "Eventually",
+    "NotYet",
+    "contract",
+    "db",
+    "deploy_target",
+    "eventually",
+    "http",
+    "metrics",
+]
 
 T = TypeVar("T")
 
@@ -78,6 +94,33 @@ def db(request: pytest.FixtureRequest, deploy_target: Target) -> Iterator[Connec
         except DatabaseUnavailable as exc:
             pytest.fail(str(exc), pytrace=False)
         yield connection
+
+
+@pytest.fixture(scope="session")
+def contract(request: pytest.FixtureRequest, deploy_target: Target,
+             http: TargetSession) -> ContractClient:
+    """The target's OpenAPI contract: ``contract.validate(response)`` and
+    ``contract.request("GET", "/items/{id}", id=1)``."""
+    from .contract.plugin import contract_client
+
+    return contract_client(request.config, deploy_target, http)
+
+
+@pytest.fixture(scope="session")
+def _deployable_prometheus(deploy_target: Target) -> Iterator[PrometheusClient]:
+    """One Prometheus client per session (per xdist worker), with a pooled connection."""
+    from .metrics_plugin import prometheus_client
+
+    yield from prometheus_client(deploy_target)
+
+
+@pytest.fixture
+def metrics(request: pytest.FixtureRequest, _deployable_prometheus: PrometheusClient) -> Metrics:
+    """Queries and assertions on the target's Prometheus; each evaluation is recorded
+    with the check in the verdict file."""
+    from .metrics_plugin import metrics_for
+
+    return metrics_for(request.node, _deployable_prometheus)
 
 
 #: Each check's waits, kept on the item so the report can carry them.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .verdict import CATEGORIES
+from .vocabulary import CATEGORIES
 from .waiting import seconds
 
 __all__ = [
@@ -255,6 +254,8 @@ def check_only_targets(
     item: pytest.Item, names: tuple[str, ...], known: tuple[str, ...], source: str
 ) -> None:
     """Refuse an ``only_targets`` name that is not a target of the targets file."""
+    import difflib  # only for a mistake: not paid by every run that imports the plugin
+
     for name in names:
         if name in known:
             continue

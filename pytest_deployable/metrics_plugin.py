@@ -1,4 +1,4 @@
-"""The pytest side of metric analysis: the ``metrics`` fixture, and evaluations on reports.
+"""The pytest side of metric analysis: the ``metrics`` fixture's value, evaluations on reports.
 
 A check's evaluations are kept on its item. After the call phase they travel
 on the report's metadata (so they reach the xdist controller) and the recorder
@@ -26,7 +26,8 @@ __all__ = [
     "MetricsReports",
     "inconclusive_reason",
     "kept",
-    "metrics",
+    "metrics_for",
+    "prometheus_client",
     "register",
 ]
 
@@ -71,9 +72,13 @@ def inconclusive_reason(exc: BaseException | None) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def _deployable_prometheus(deploy_target: Target) -> Iterator[PrometheusClient]:
-    """One Prometheus client per session (per xdist worker), with a pooled connection."""
+def prometheus_client(deploy_target: Target) -> Iterator[PrometheusClient]:
+    """The ``_deployable_prometheus`` fixture's client, closed when the session ends.
+
+    The fixtures are defined in :mod:`~pytest_deployable.fixtures` and import this
+    module only when a check asks for them: runs without metric checks do not
+    import the metric modules.
+    """
     if not deploy_target.prometheus:
         pytest.fail(
             f"deploy target {deploy_target.name!r} has no prometheus URL; the metrics "
@@ -87,16 +92,13 @@ def _deployable_prometheus(deploy_target: Target) -> Iterator[PrometheusClient]:
         client.close()
 
 
-@pytest.fixture
-def metrics(request: pytest.FixtureRequest, _deployable_prometheus: PrometheusClient) -> Metrics:
-    """Queries and assertions on the target's Prometheus; each evaluation is recorded
-    with the check in the verdict file."""
-    item = request.node
+def metrics_for(item: pytest.Item, client: PrometheusClient) -> Metrics:
+    """The ``metrics`` fixture's value for the check ``item``: it records each evaluation."""
 
     def record(evaluation: Evaluation) -> None:
         item.stash.setdefault(EVALUATIONS, []).append(evaluation)
 
-    return Metrics(_deployable_prometheus, record)
+    return Metrics(client, record)
 
 
 class MetricsReports:

@@ -6,13 +6,15 @@ import argparse
 
 import pytest
 
-from .targets import TargetError, check_target_option
 from .waiting import seconds
 
 __all__ = ["add_options"]
 
 
 def _target_option(value: str) -> str:
+    # Imported when the option is given: every pytest run parses these options.
+    from .targets import TargetError, check_target_option
+
     try:
         return check_target_option(value)
     except TargetError as exc:

@@ -14,13 +14,21 @@ import threading
 from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import hooks, hosts, schema, signing
-from .contract.plugin import contract, setup_contract_checks
-from .fixtures import NO_TARGET, db, deploy_target, eventually, http
+from . import hooks
+from .fixtures import (
+    NO_TARGET,
+    _deployable_prometheus,
+    contract,
+    db,
+    deploy_target,
+    eventually,
+    http,
+    metrics,
+)
 from .markers import (
     MARKERS,
     CheckSpec,
@@ -29,27 +37,21 @@ from .markers import (
     check_only_targets,
     classify,
 )
-from .metrics_plugin import _deployable_prometheus, metrics
-from .metrics_plugin import register as register_metrics
 from .options import add_options
-from .recorder import CheckFacts
-from .redact import Redactor
-from .run import DeployRun, Terminated
 from .state import FACTS, SPEC, STATE, DeployState, is_worker
-from .targets import (
-    Target,
-    TargetError,
-    adhoc_target,
-    check_target_option,
-    find_targets_file,
-    is_url,
-    load_targets_file,
-    resolve_target,
-)
-from .version import VERSION_CHECK_ID, VersionCheck
 from .vocabulary import Outcome
-from .watchdog import CrashWatchdog
 
+if TYPE_CHECKING:
+    from .targets import Target
+
+# Only what every run needs is imported above: pytest imports this module in every
+# run on a machine where the plugin is installed, most of them without a deploy
+# target. The run's machinery (run.py and what it needs), hosts, contracts,
+# metrics, signing and the xdist watchdog are imported where a run needs them,
+# always as ``from .module import name``: never ``from . import module``, which
+# takes the package's attribute and so can hold a module that pytester's
+# in-process runs have since dropped from sys.modules (a second copy, with its
+# own stash keys, would then serve the same run).
 __all__ = ["_deployable_prometheus", "contract", "db", "deploy_target", "eventually", "http",
            "metrics"]
 
@@ -76,10 +78,24 @@ def _resolve(config: pytest.Config) -> Target | None:
             config.stash[STATE].known_targets = tuple(known)
             config.stash[STATE].targets_source = source
         data = config.workerinput.get(_WORKER_TARGET)  # type: ignore[attr-defined]
-        return Target.from_dict(json.loads(data)) if data else None
+        if not data:
+            return None
+        from .targets import Target
+
+        return Target.from_dict(json.loads(data))
     choice = config.option.deployable_target or os.environ.get("DEPLOYABLE_TARGET") or None
     if choice is None:
         return None
+    from .targets import (
+        TargetError,
+        adhoc_target,
+        check_target_option,
+        find_targets_file,
+        is_url,
+        load_targets_file,
+        resolve_target,
+    )
+
     version = config.option.deployable_version or os.environ.get("DEPLOYABLE_VERSION") or None
     try:
         check_target_option(choice)
@@ -110,13 +126,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", description if name in description else name)
     state = DeployState()
     config.stash[STATE] = state
-    if not is_worker(config):
-        signing.check_spelling(config)
+    if not is_worker(config) and (config.option.deployable_sign_key
+                                  or config.option.deployable_subject):
+        from .signing import check_spelling  # it checks only these two options
+
+        check_spelling(config)
     target = _resolve(config)
-    schema.configure(config, target)
     if target is None:
-        return
-    target = signing.configure(config, target, worker=is_worker(config))
+        return  # without a target the --deploy-* options are ignored, like schema's
+    _configure_run(config, state, target)
+
+
+def _configure_run(config: pytest.Config, state: DeployState, target: Target) -> None:
+    """Set up a run with a deploy target: its state, its hooks, its optional parts."""
+    from .check_hooks import DestructiveWindow
+    from .hosts import configure as configure_hosts
+    from .redact import Redactor
+    from .run import DeployRun
+    from .schema import configure as configure_schema
+    from .signing import configure as configure_signing
+
+    configure_schema(config, target)
+    target = configure_signing(config, target, worker=is_worker(config))
     state.target = target
     state.redactor = Redactor(target.secrets)
     if is_worker(config):
@@ -129,15 +160,25 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         _trap_sigterm(config)
     config.pluginmanager.register(DeployRun(config, state), "deployable-gate")
-    register_metrics(config, state.recorder)
+    if state.allow_destructive:
+        config.pluginmanager.register(DestructiveWindow(state), "deployable-destructive")
+    if target.prometheus:  # without it the metrics fixture fails: no evaluation to carry
+        from .metrics_plugin import register as register_metrics
+
+        register_metrics(config, state.recorder)
     if config.option.deployable_ledger is not None and not is_worker(config):
         from .ledger.plugin import register_recording
 
         register_recording(config, target)
-    hosts.configure(config, target, state.redactor)
+    configure_hosts(config, target, state.redactor)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(state), "deployable-xdist")
-        if not is_worker(config):
+        # Only a controller that distributes has workers that can crash; the same
+        # condition as xdist's own (dist is "no" unless -n/--dist/-d was given), and
+        # wider, since it does not look at --tx.
+        if not is_worker(config) and config.getoption("dist", "no") != "no":
+            from .watchdog import CrashWatchdog
+
             config.pluginmanager.register(
                 CrashWatchdog(state, config.option.deployable_crash_grace),
                 "deployable-crash-watchdog",
@@ -145,13 +186,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_deployable_target_resolved.call_historic(
         kwargs={"config": config, "target": target}
     )
-    setup_contract_checks(config, target)
+    if target.openapi or target.contract:  # what setup_contract_checks reads
+        from .contract.plugin import setup_contract_checks
+
+        setup_contract_checks(config, target)
 
 
 def _trap_sigterm(config: pytest.Config) -> None:
     """Make SIGTERM end the session like Ctrl-C, so the verdict file is still written."""
     if threading.current_thread() is not threading.main_thread():
         return
+
+    from .run import Terminated
 
     def terminated(signum: int, frame: FrameType | None) -> None:
         raise Terminated()
@@ -197,10 +243,21 @@ def pytest_collection_modifyitems(
     target = state.target
     selected: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
+    refused = retried = False
+    shared_facts: dict[tuple[str, bool, str | None, str | None], CheckFacts] = {}
+    if target is not None:  # a run without one only skips its checks: nothing to import
+        from .check_hooks import register_needed
+        from .hosts import host_of, not_applicable_reason
+        from .recorder import CheckFacts
+        from .schema import schema_check
     registered = frozenset(
         line.split(":", 1)[0].split("(", 1)[0].strip()
         for line in config.getini("markers")
     )
+    # Called per item only when some plugin or conftest implements it (all are
+    # registered by now): a hook call costs even with nothing to call.
+    hook = config.hook.pytest_deployable_check_spec
+    check_spec = hook if hook.get_hookimpls() else None
     for item in items:
         try:
             spec = classify(item)
@@ -212,7 +269,8 @@ def pytest_collection_modifyitems(
         except MarkerError as exc:
             # On an xdist worker, _XdistHooks hands it to the controller.
             raise pytest.UsageError(state.redactor(str(exc))) from None
-        spec = config.hook.pytest_deployable_check_spec(item=item, spec=spec) or spec
+        if check_spec is not None:
+            spec = check_spec(item=item, spec=spec) or spec
         item.stash[SPEC] = spec
         if spec is None:
             deselected.append(item)
@@ -225,13 +283,23 @@ def pytest_collection_modifyitems(
             status = Outcome.NOT_APPLICABLE.value
         elif spec.destructive and target.protected and not state.allow_destructive:
             status = Outcome.REFUSED.value
-        elif hosts.not_applicable_reason(item):
+        elif not_applicable_reason(item):
             status = Outcome.NOT_APPLICABLE.value
-        item.stash[FACTS] = CheckFacts(spec.category, spec.blocking, status, hosts.host_of(item))
+        # Frozen, so checks with the same facts share one (a suite is mostly a few kinds).
+        key = (spec.category, spec.blocking, status, host_of(item))
+        facts = shared_facts.get(key)
+        if facts is None:
+            facts = shared_facts[key] = CheckFacts(*key)
+        item.stash[FACTS] = facts
+        refused = refused or status is not None
+        retried = retried or spec.within is not None
         selected.append(item)
     if target is None:
         return
+    register_needed(config, state, refused=refused, retried=retried)
     if target.version and target.version_url:
+        from .version import VERSION_CHECK_ID, VersionCheck
+
         check = VersionCheck.from_parent(
             session, name=VERSION_CHECK_ID, nodeid=VERSION_CHECK_ID,
             within=config.option.deployable_version_within,
@@ -239,9 +307,9 @@ def pytest_collection_modifyitems(
         check.stash[SPEC] = CheckSpec(category="smoke", blocking=True)
         check.stash[FACTS] = CheckFacts("smoke", True)
         selected.insert(0, check)
-    schema_check = schema.schema_check(session, target)
-    if schema_check is not None:
-        selected.insert(0, schema_check)
+    schema_item = schema_check(session, target)
+    if schema_item is not None:
+        selected.insert(0, schema_item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     # A stable sort keeps collection order within a category.
@@ -293,6 +361,8 @@ class _XdistHooks:
         output = getattr(node, "workeroutput", {})
         if output.get(_WORKER_USAGE_ERROR) and self.state.usage_error is None:
             self.state.usage_error = str(output[_WORKER_USAGE_ERROR])
+        from .recorder import CheckFacts
+
         for nodeid, facts in output.get("deployable_facts", {}).items():
             self.state.recorder.classify(nodeid, CheckFacts.from_dict(facts))
         # Every worker collects the same suite, so each one deselects the same checks.

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .verdict import CheckResult, Outcome
-from .vocabulary import BROKEN, DID_NOT_RUN_HERE
+from .vocabulary import BROKEN, DID_NOT_RUN_HERE, Outcome
+
+if TYPE_CHECKING:
+    from .verdict import CheckResult
 
 __all__ = ["META_ATTRIBUTE", "CheckFacts", "Recorder", "check_meta", "skip_reason"]
 
@@ -62,8 +64,11 @@ class CheckFacts:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Record:
+    # Slotted, with no container made until a check has something to put in it:
+    # a run keeps one record per check alive to its end, and the garbage collector
+    # pytest runs at the end of a session visits every container (bench/overhead.py).
     category: str = "unknown"
     blocking: bool = True  # unknown checks block: fail closed
     status: str | None = None
@@ -74,12 +79,13 @@ class _Record:
     """Extra runs of the body within one attempt (``within``/``every`` retries)."""
     duration: float = 0.0
     message: str | None = None
-    phases: set[str] = field(default_factory=set)
+    torn_down: bool = False
+    """Whether the current attempt's teardown was reported: a pass without it did not finish."""
     described: bool = False
     """Whether a report's metadata has classified this check already."""
-    waits: list[tuple[str, int, int]] = field(default_factory=list)
+    waits: tuple[tuple[str, int, int], ...] = ()
     host: str | None = None
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+    metrics: tuple[dict[str, Any], ...] = ()
     """The check's Prometheus evaluations (``metrics`` fixture), as the verdict file holds them."""
     inconclusive: str | None = None
     """Why the check's failure says nothing about the release (Prometheus unreachable)."""
@@ -140,6 +146,9 @@ class Recorder:
         record = self._records.setdefault(nodeid, _Record())
         record.category, record.blocking = facts.category, facts.blocking
         record.status, record.host = facts.status, facts.host
+        # Its reports carry the same facts (made from these, at collection), so
+        # they need not be read again from each report's metadata.
+        record.described = True
 
     def add(self, report: pytest.TestReport) -> None:
         """Take one phase report (setup, call or teardown) of a check."""
@@ -159,19 +168,20 @@ class Recorder:
             record.reruns += 1
             if report.when == "setup":
                 record.attempts += 1
-            record.outcome, record.message, record.phases = None, None, set()
+            record.outcome, record.message, record.torn_down = None, None, False
             record.inconclusive = None
             return
-        record.phases.add(report.when or "")
         if report.when == "setup":
             record.attempts += 1
+        elif report.when == "teardown":
+            record.torn_down = True
         if report.when == "call" and meta is not None:
             tries = meta.get("tries", 1)
             if tries != 1:
                 record.tries += max(int(tries) - 1, 0)
             metrics = meta.get("metrics")
             if isinstance(metrics, list):
-                record.metrics = [m for m in metrics if isinstance(m, dict)]
+                record.metrics = tuple(m for m in metrics if isinstance(m, dict))
             inconclusive = meta.get("inconclusive")
             if isinstance(inconclusive, str) and report.failed:
                 record.inconclusive = inconclusive
@@ -179,7 +189,7 @@ class Recorder:
                 record.evidence = meta["evidence"]
             waits = meta.get("waits")
             if waits:
-                record.waits.extend(
+                record.waits += tuple(
                     (str(what), int(attempts), int(ms)) for what, attempts, ms in waits
                 )
         if report.failed:
@@ -206,19 +216,21 @@ class Recorder:
 
     def set_metrics(self, nodeid: str, evaluations: list[dict[str, Any]]) -> None:
         """A check's Prometheus evaluations from a soak round, which pytest does not report."""
-        self._records.setdefault(nodeid, _Record()).metrics = list(evaluations)
+        self._records.setdefault(nodeid, _Record()).metrics = tuple(evaluations)
 
     def results(self, expected: Iterable[str]) -> list[CheckResult]:
         """One result per check: the expected ones in order, then any others seen.
 
         A check that was expected but never finished its phases did not run.
         """
+        from .verdict import CheckResult  # the verdict's modules load when one is decided
+
         order = list(dict.fromkeys([*expected, *self._records]))
         results = []
         for nodeid in order:
             record = self._records.get(nodeid, _Record())
             outcome = record.outcome
-            if outcome is None or (outcome is Outcome.PASSED and "teardown" not in record.phases):
+            if outcome is None or (outcome is Outcome.PASSED and not record.torn_down):
                 outcome = Outcome.NOT_RUN
             results.append(
                 CheckResult(
@@ -231,9 +243,9 @@ class Recorder:
                     duration_ms=round(record.duration * 1000),
                     message=record.message,
                     reruns=record.reruns,
-                    waits=tuple(record.waits),
+                    waits=record.waits,
                     host=record.host,
-                    metrics=tuple(record.metrics),
+                    metrics=record.metrics,
                     inconclusive=record.inconclusive if outcome is Outcome.ERROR else None,
                     evidence=record.evidence,
                 )

@@ -3,7 +3,8 @@
 :class:`DeployRun` is registered as a plugin only when the run has a target, so a
 plain run pays nothing. Its hooks gather facts (reports, interrupts, crashes,
 budgets) and hand them to :func:`~pytest_deployable.verdict.decide`; then it
-writes the verdict file and the reports.
+writes the verdict file and the reports. Its per-check hooks are the ones every
+such run needs; those only some runs need are in :mod:`.check_hooks`.
 """
 
 from __future__ import annotations
@@ -17,30 +18,25 @@ from typing import Any
 
 import pytest
 
-from . import hosts, signing
 from .artifacts import Reports, executes_checks, placeholder, write_final
 from .attestation import RunInfo, dump, to_statement, write_atomic
 from .budget import Budget, BudgetExhausted
-from .contract.coverage import record as contract_record
 from .durations import format_interval
-from .fixtures import WAITS, display_for
+from .fixtures import WAITS
 from .markers import MarkerError, classify
 from .outputs import protect_log_file, protect_terminal, redact_report
 from .provenance import find_commit, find_subject
 from .recorder import META_ATTRIBUTE, check_meta, skip_reason
 from .selection import Selection
-from .soak import run_soak
-from .state import EVIDENCE, FACTS, SPEC, TRIES, DeployState, is_worker
+from .signing import subject_entries, subject_name, verdict_text
+from .state import EVIDENCE, FACTS, META, SPEC, TRIES, DeployState, is_worker
 from .verdict import Amendment, CheckResult, Decision, Outcome, RunFacts, Soak, Verdict, decide
 from .vocabulary import BROKEN
-from .waiting import WaitTimeout, poll
 
 __all__ = ["EXIT_INCONCLUSIVE", "DeployRun", "Terminated", "exit_code"]
 
 #: Exit code of ``pytest --deploy-target`` for an INCONCLUSIVE verdict.
 EXIT_INCONCLUSIVE = 6
-#: A check's report metadata that is the same in every phase.
-_META = pytest.StashKey[dict[str, Any]]()
 
 
 class Terminated(KeyboardInterrupt):
@@ -55,6 +51,8 @@ class DeployRun:
         self.state = state
         self.session: pytest.Session | None = None
         self.budget: Budget | None = None
+        self.worker = is_worker(config)
+        """Whether this process is an xdist worker, asked on every report."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -85,14 +83,14 @@ class DeployRun:
         # Read before the run: lastfailed changes as checks pass.
         state.last_failed = bool(getattr(lf, "active", False) and getattr(lf, "lastfailed", None))
         rootdir = self.config.rootpath
-        state.subject = find_subject(signing.subject_name(self.config), rootdir)
+        state.subject = find_subject(subject_name(self.config), rootdir)
         state.commit = find_commit(self.config.option.deployable_commit, rootdir)
         assert state.verdict_path is not None
         # An unwritable path fails the final write the same way, and that one says so.
         with contextlib.suppress(OSError):
             statement = to_statement(placeholder(), self._info())
             write_atomic(state.verdict_path,
-                         signing.verdict_text(self.config, statement, dump(statement)))
+                         verdict_text(self.config, statement, dump(statement)))
 
     def _info(self) -> RunInfo:
         state = self.state
@@ -104,13 +102,19 @@ class DeployRun:
             finished_on=datetime.now(timezone.utc),
             version=state.target.version,
             commit=state.commit,
-            artifacts=signing.subject_entries(self.config, state.subject or ""),
+            artifacts=subject_entries(self.config, state.subject or ""),
         )
 
     def _statement(self, verdict: Verdict, info: RunInfo) -> dict[str, Any]:
         """The verdict's statement, with the contract coverage of this run when it has one."""
         statement = to_statement(verdict, info)
-        contract = contract_record(self.config)
+        # Only a run with a contract has the tracker (contract/coverage.py registers it
+        # under this name); the contract modules are not imported for the others.
+        if not self.config.pluginmanager.has_plugin("deployable-contract-coverage"):
+            return statement
+        from .contract.coverage import record
+
+        contract = record(self.config)
         if contract is not None:
             statement["predicate"]["deployability"]["contract"] = self.state.redactor.value(
                 contract
@@ -156,7 +160,7 @@ class DeployRun:
             facts = item.stash.get(FACTS, None)
             if facts is not None:
                 state.recorder.classify(item.nodeid, facts)
-                sent[item.nodeid] = facts.to_dict()
+                sent[item.nodeid] = item.stash[META] = facts.to_dict()
         if is_worker(self.config):
             # Sent to the controller when the worker finishes, so that checks
             # that never ran are still classified there, and the deselection
@@ -165,100 +169,55 @@ class DeployRun:
             output["deployable_facts"] = sent
             output["deployable_deselected"] = list(state.deselected)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        facts = item.stash.get(FACTS, None)
-        status = facts.status if facts is not None else None
-        target = self.state.target
-        if status is None or target is None:
-            return
-        if status == Outcome.REFUSED.value:
-            pytest.skip(
-                f"refused: destructive check on protected target {target.name!r} "
-                "(run with --allow-destructive to allow it)"
-            )
-        reason = hosts.not_applicable_reason(item)
-        pytest.skip(reason or f"not applicable to target {target.name!r}")
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        spec = item.stash.get(SPEC, None)
-        self.state.current_destructive = spec is not None and spec.destructive
-        try:
-            return (yield)
-        finally:
-            self.state.current_destructive = False
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        """Retry the body of a check marked ``within=`` until it passes or time is up."""
-        spec = pyfuncitem.stash.get(SPEC, None)
-        if spec is None or spec.within is None or spec.every is None:
-            return None
-        from _pytest.python import pytest_pyfunc_call as call_body
-
-        tries = 0
-
-        def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            call_body(pyfuncitem)
-
-        try:
-            waited = poll(
-                attempt, what=pyfuncitem.nodeid, within=spec.within, every=spec.every,
-                display=display_for(self.config), stop_at=self.state.stop_at(),
-                retry_on=(Exception, pytest.fail.Exception),
-            )
-            pyfuncitem.stash.setdefault(WAITS, []).append(waited)
-        except WaitTimeout as exc:
-            if exc.waited is not None:
-                pyfuncitem.stash.setdefault(WAITS, []).append(exc.waited)
-            raise
-        finally:
-            pyfuncitem.stash[TRIES] = tries
-        return True
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        facts = item.stash.get(FACTS, None)
-        if facts is None:
-            return report
         # The facts fixed at collection travel with every report (to the xdist
-        # controller too); turned into plain data once per check.
-        meta = item.stash.get(_META, None)
+        # controller too), as plain data made once per check at collection's end.
+        meta = item.stash.get(META, None)
         if meta is None:
-            meta = item.stash[_META] = facts.to_dict()
+            facts = item.stash.get(FACTS, None)
+            if facts is None:
+                return report  # not a check
+            meta = item.stash[META] = facts.to_dict()
         if report.when == "call":
-            meta = {**meta, "tries": item.stash.get(TRIES, 1)}
-            waits = item.stash.get(WAITS, None)
-            if waits:
-                meta["waits"] = [
-                    [waited.what, waited.attempts, round(waited.elapsed * 1000)]
-                    for waited in waits
-                ]
-            evidence = item.stash.get(EVIDENCE, None)
-            if evidence is not None:
-                meta["evidence"] = evidence
+            # What the call phase adds; most checks have none of it, and then
+            # every phase carries the same dict (the recorder reads no "tries"
+            # as one try).
+            # Asked with ``in``: Stash.get raises and catches a KeyError for each
+            # missing key, and most checks have none of the three.
+            extra: dict[str, Any] = {}
+            stash = item.stash
+            if TRIES in stash:
+                extra["tries"] = stash[TRIES]
+            if WAITS in stash:
+                waits = stash[WAITS]
+                if waits:
+                    extra["waits"] = [
+                        [waited.what, waited.attempts, round(waited.elapsed * 1000)]
+                        for waited in waits
+                    ]
+            if EVIDENCE in stash:
+                evidence = stash[EVIDENCE]
+                if evidence is not None:
+                    extra["evidence"] = evidence
+            if extra:
+                meta = {**meta, **extra}
         setattr(report, META_ATTRIBUTE, meta)
         redact_report(report, self.state.redactor)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # In the xdist controller, the workers' reports arrive here.
-        if is_worker(self.config):
+        if self.worker:
             return
         self.state.recorder.add(report)
+        if not report.failed or not self.config.option.deployable_fail_fast:
+            return
         meta = check_meta(report)
-        if (
-            self.config.option.deployable_fail_fast
-            and report.failed
-            and self.state.stopped is None
-            and (meta is None or meta.get("blocking", True))
-        ):
+        if self.state.stopped is None and (meta is None or meta.get("blocking", True)):
             self._stop(f"stopped at the first blocking failure (--deploy-fail-fast): "
                        f"{report.nodeid}")
 
@@ -311,6 +270,8 @@ class DeployRun:
                 and facts.category == "post_deploy"
                 and facts.status is None
             ]
+            from .soak import run_soak  # only runs given --deploy-soak import it
+
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             self.state.soak = run_soak(
                 items,
@@ -425,7 +386,7 @@ class DeployRun:
         written = write_final(
             verdict, lambda v: self._statement(v, info), Reports.of(self.config),
             state.verdict_path,
-            text=lambda statement: signing.verdict_text(self.config, statement, dump(statement)),
+            text=lambda statement: verdict_text(self.config, statement, dump(statement)),
         )
         state.verdict, state.statement = written.verdict, written.statement
         state.verdict_written = written.verdict_written

@@ -96,10 +96,12 @@ def _check_rootdir(config: pytest.Config, option: str, path: Path) -> None:
 
 def _load_key(config: pytest.Config) -> tuple[Any, str]:
     """The signing key and the PEM text it came from; (None, "") when the run does not sign."""
-    from .keys import KeyFileError, load_private_key, private_key_from_pem
-
     path = config.option.deployable_sign_key
     pem = os.environ.get(SIGNING_KEY_VARIABLE, "")
+    if not path and not pem.strip():
+        return None, ""  # before importing the key modules, which a run that signs needs
+    from .keys import KeyFileError, load_private_key, private_key_from_pem
+
     try:
         if path:
             full = config.invocation_params.dir / path

@@ -6,17 +6,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .markers import CheckSpec
 from .recorder import CheckFacts, Recorder
 from .redact import Redactor
-from .targets import Target
-from .verdict import Soak, Verdict
 
-__all__ = ["EVIDENCE", "FACTS", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
+if TYPE_CHECKING:
+    # Types only: every pytest run on a machine with the plugin makes a DeployState,
+    # and a run without a deploy target needs neither module.
+    from .targets import Target
+    from .verdict import Soak, Verdict
+
+__all__ = ["EVIDENCE", "FACTS", "META", "SPEC", "STATE", "TRIES", "DeployState", "is_worker"]
 
 
 @dataclass
@@ -85,6 +89,8 @@ STATE = pytest.StashKey[DeployState]()
 SPEC = pytest.StashKey[CheckSpec | None]()
 #: A check's facts, fixed once at collection (see :class:`~.recorder.CheckFacts`).
 FACTS = pytest.StashKey[CheckFacts]()
+#: A check's facts as the plain data every report of it carries, made once per check.
+META = pytest.StashKey[dict[str, Any]]()
 #: How many times a ``within=`` check's body ran.
 TRIES = pytest.StashKey[int]()
 #: What a check saw that the verdict keeps beside its outcome (the version check's

@@ -255,7 +255,9 @@ def render_text(statement: Mapping[str, Any], *, max_checks: int = 50) -> str:
     for category, by_outcome in counts.items():
         lines.append(f"  {category.ljust(width)}{_count_words(by_outcome)}")
     lines += host_lines(statement)
-    attention = [check for check in sorted(_checks(statement), key=_rank) if _rank(check) < 7]
+    # Ranked once per check, and only the few that did not pass cleanly are sorted
+    # (a stable sort: the same order as sorting them all, then keeping these).
+    attention = sorted((check for check in _checks(statement) if _rank(check) < 7), key=_rank)
     if attention:
         lines.append("not passed cleanly")
     for check in attention[:max_checks]:
@@ -281,6 +283,8 @@ def _waited_lines(statement: Mapping[str, Any], limit: int) -> list[str]:
     for check in _checks(statement):
         reruns = check.get("reruns") if isinstance(check.get("reruns"), int) else 0
         own = _attempts(check) - int(reruns or 0)
+        if own <= 1 and not check.get("waits"):
+            continue  # most checks: one attempt, no waits
         waits = [w for w in check.get("waits") or [] if isinstance(w, Mapping)]
         if own <= 1 and not any(int(w.get("attempts") or 0) > 1 for w in waits):
             continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .selection import Selection
-from .vocabulary import BROKEN, Decision, Outcome
+from .vocabulary import BROKEN, CATEGORIES, Decision, Outcome
 
 __all__ = [
     "CATEGORIES",
@@ -27,11 +27,6 @@ __all__ = [
     "Verdict",
     "decide",
 ]
-
-#: Check categories in the order they run; ``unknown`` is used for a check
-#: whose classification never reached the controller (a crashed worker).
-CATEGORIES = ("smoke", "contract", "post_deploy")
-
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -11,12 +11,18 @@ import enum
 
 __all__ = [
     "BROKEN",
+    "CATEGORIES",
     "DID_NOT_RUN_HERE",
     "SELECTION_KEYS",
     "SUMMARY_KEYS",
     "Decision",
     "Outcome",
 ]
+
+
+#: Check categories in the order they run; ``unknown`` is used for a check
+#: whose classification never reached the controller (a crashed worker).
+CATEGORIES = ("smoke", "contract", "post_deploy")
 
 
 class Decision(str, enum.Enum):

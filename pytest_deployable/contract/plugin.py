@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..http import TargetSession
     from .pact import PactFile
 
-__all__ = ["ContractCheck", "ContractClient", "contract", "setup_contract_checks"]
+__all__ = ["ContractCheck", "ContractClient", "contract_client", "setup_contract_checks"]
 
 PREFIX = "deployable::contract::"
 _CACHE = pytest.StashKey[dict[str, Contract]]()
@@ -157,9 +157,10 @@ def setup_contract_checks(config: pytest.Config, target: Target) -> None:
             raise pytest.UsageError(f"{where}.contract.pacts: {exc}") from None
     contract = target.contract
     if target.openapi:
-        from . import coverage
+        # Not "from . import coverage": see the note on lazy imports in ../plugin.py.
+        from .coverage import register
 
-        coverage.register(config, target)
+        register(config, target)
     if target.base_url and (contract.get("generate") or contract.get("served") or pacts):
         config.pluginmanager.register(_Generator(target, pacts), "deployable-contract")
 
@@ -357,11 +358,13 @@ def _pact_check(pact: PactFile, target: Target) -> Callable[[], None]:
     return check
 
 
-@pytest.fixture(scope="session")
-def contract(request: pytest.FixtureRequest, deploy_target: Target,
-             http: TargetSession) -> ContractClient:
-    """The target's OpenAPI contract: ``contract.validate(response)`` and
-    ``contract.request("GET", "/items/{id}", id=1)``."""
+def contract_client(config: pytest.Config, deploy_target: Target,
+                    http: TargetSession) -> ContractClient:
+    """What the ``contract`` fixture (in :mod:`~pytest_deployable.fixtures`) gives a check.
+
+    The fixture is defined there and imports this module only when a check asks
+    for it, so that runs without contract checks do not import the contract modules.
+    """
     if not deploy_target.openapi:
         pytest.fail(
             f"deploy target {deploy_target.name!r} has no openapi key; add "
@@ -369,13 +372,12 @@ def contract(request: pytest.FixtureRequest, deploy_target: Target,
             pytrace=False,
         )
     try:
-        loaded = get_contract(request.config, deploy_target, deploy_target.openapi)
+        loaded = get_contract(config, deploy_target, deploy_target.openapi)
     except MissingExtra as exc:
         pytest.fail(str(exc), pytrace=False)
     except ContractError as exc:
-        redact = request.config.stash[STATE].redactor
+        redact = config.stash[STATE].redactor
         pytest.fail(redact(str(exc)), pytrace=False)
     from .coverage import note_validated
 
-    config = request.config
     return ContractClient(loaded, http, on_validated=lambda op: note_validated(config, op))
