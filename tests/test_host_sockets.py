@@ -15,20 +15,16 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from _sshd import SSHD, SshServer, sshd
-from conftest import IN_CI, require
+from _sshd import SshServer
+from conftest import host_ssh_server, require
 
 ADDRESSES = ("127.0.0.1", "127.0.0.2")
 
 
 @pytest.fixture(scope="module")
 def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    if not os.path.exists(SSHD):
-        if IN_CI:
-            pytest.fail(f"{SSHD} is missing in CI (apt-get install openssh-server)",
-                        pytrace=False)
-        pytest.skip(f"{SSHD} is not installed")
-    with sshd(tmp_path_factory.mktemp("sshd"), ADDRESSES) as server:
+    """A real SSH server on ADDRESSES (OpenSSH's; see host_ssh_server)."""
+    with host_ssh_server(tmp_path_factory.mktemp("sshd"), ADDRESSES) as server:
         yield server
 
 
