@@ -17,7 +17,7 @@ from typing import Any
 
 from ..durations import format_interval, parse_duration
 from ..target_schema import TargetError
-from .cli import EXIT_USAGE, PROG, CommandFailed
+from .commands import EXIT_USAGE, PROG, CommandFailed
 from .policy import find_policy_file, signature_required, signature_verifier
 from .promotion import Promotion, PromotionRule, Verifier, decide
 from .urls import LedgerURL

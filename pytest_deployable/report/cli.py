@@ -15,19 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import parse_duration
-from ..ledger.cli import (
+from ..ledger.commands import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
     PROG,
     CommandFailed,
-    _command,
-    _common,
-    _emit,
-    _ledger_call,
-    _open,
-    _print,
-    _setup,
-    _time_option,
+    command,
+    common_options,
+    emit,
+    ledger_call,
+    ledger_setup,
+    open_ledger,
+    print_line,
+    time_option,
 )
 from ..untrusted import one_line
 
@@ -43,7 +43,7 @@ def _since_option(text: str) -> datetime | timedelta:
         seconds = parse_duration(text)
     except ValueError:
         try:
-            return _time_option(text)
+            return time_option(text)
         except argparse.ArgumentTypeError:
             raise argparse.ArgumentTypeError(
                 f"invalid --since {text!r}: give a duration such as 90d or 12h, or an ISO 8601 "
@@ -70,9 +70,9 @@ def add_commands(commands: Any) -> None:
                          default=_since_option(DEFAULT_SINCE),
                          help=f"the window's start: a length back from --until, or a time "
                          f"(default {DEFAULT_SINCE})")
-    metrics.add_argument("--until", metavar="ISO8601", type=_time_option,
+    metrics.add_argument("--until", metavar="ISO8601", type=time_option,
                          help="the window's end (default: now)")
-    _common(metrics)
+    common_options(metrics)
     metrics.set_defaults(run=_metrics)
 
     report = commands.add_parser(
@@ -88,7 +88,7 @@ def add_commands(commands: Any) -> None:
     report.add_argument("--since", metavar="DURATION|ISO8601", type=_since_option,
                         default=_since_option(DEFAULT_SINCE),
                         help=f"the DORA metrics' window (default {DEFAULT_SINCE} to now)")
-    _common(report)
+    common_options(report)
     report.set_defaults(run=_report)
 
 
@@ -133,22 +133,22 @@ def _metrics_body(args: argparse.Namespace) -> int:
     from .dora import compute, window
     from .queries import metric_rows, targets
 
-    setup = _setup(args)
+    setup = ledger_setup(args)
     start, end = window(args.until, args.since, now=datetime.now(timezone.utc))
     if end < start:
         raise CommandFailed(EXIT_USAGE, f"--since is after --until ({end:%Y-%m-%dT%H:%M:%SZ})")
-    ledger = _open(setup, write=False)
+    ledger = open_ledger(setup, write=False)
     try:
-        rows = _ledger_call(lambda: metric_rows(ledger, args.target, start))
-        known = _ledger_call(lambda: targets(ledger)) if not rows else None
+        rows = ledger_call(lambda: metric_rows(ledger, args.target, start))
+        known = ledger_call(lambda: targets(ledger)) if not rows else None
     finally:
         ledger.close()
     document = compute(rows, args.target, since=start, until=end).to_dict()
-    _emit(args, document, text_lines(document))
+    emit(args, document, text_lines(document))
     if known is not None and args.target not in known:
         # Not an error (a new target has no deployments yet), but a typo must not pass as
         # "no deployments".
-        _print(sys.stderr, one_line(
+        print_line(sys.stderr, one_line(
             f"{PROG} metrics: nothing is recorded for target {args.target!r} in the ledger; "
             f"its targets are: {', '.join(known) or 'none'}"))
     return 0
@@ -164,15 +164,15 @@ def _report_body(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CommandFailed(EXIT_USAGE, f"the report page needs the report extra ({exc.name} "
                             "is missing): pip install 'pytest-deployable[report]'") from None
-    setup = _setup(args)
+    setup = ledger_setup(args)
     if isinstance(args.since, datetime) and args.since > datetime.now(timezone.utc):
         raise CommandFailed(EXIT_USAGE, f"--since {args.since:%Y-%m-%dT%H:%M:%SZ} is in the "
                             "future: the window would end before it starts")
     if args.output.exists() and not args.output.is_dir():
         raise CommandFailed(EXIT_USAGE, f"-o {args.output}: not a directory")
-    ledger = _open(setup, write=False)
+    ledger = open_ledger(setup, write=False)
     try:
-        page = _ledger_call(lambda: render_report(ledger, since=args.since))
+        page = ledger_call(lambda: render_report(ledger, since=args.since))
     finally:
         ledger.close()
     path = args.output / "index.html"
@@ -185,10 +185,10 @@ def _report_body(args: argparse.Namespace) -> int:
         path.chmod(0o666 & ~mask)
     except OSError as exc:
         raise CommandFailed(EXIT_USAGE, f"cannot write {path}: {exc.strerror or exc}") from None
-    _emit(args, {"report": str(path), "ledger": setup.url.shown},
+    emit(args, {"report": str(path), "ledger": setup.url.shown},
           [f"wrote {path}: open file://{path.resolve()}"])
     return 0
 
 
-_metrics = _command("metrics", _metrics_body)
-_report = _command("report", _report_body)
+_metrics = command("metrics", _metrics_body)
+_report = command("report", _report_body)

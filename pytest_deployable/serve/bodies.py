@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..ledger.cli import _time_option
+from ..ledger.commands import time_option
 from ..ledger.documents import MAX_KEY_LENGTH
 from ..ledger.rows import DEPLOYMENT_STATUSES, NewDeployment
 from ..untrusted import STR, Kind, Refused, one_line, parse_json, shown
@@ -52,7 +52,7 @@ _STRING_MAP: Kind = ("an object of strings", lambda v: isinstance(v, dict) and a
 
 def _time(text: str) -> datetime | None:
     try:
-        return _time_option(text)
+        return time_option(text)
     except argparse.ArgumentTypeError:
         return None
 

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..durations import parse_duration
-from ..ledger.cli import EXIT_USAGE, PROG, CommandFailed, _command, _print, _setup
+from ..ledger.commands import (
+    EXIT_USAGE,
+    PROG,
+    CommandFailed,
+    command,
+    ledger_setup,
+    print_line,
+)
 from ..untrusted import one_line
 from .settings import (
     DEFAULT_LISTEN,
@@ -102,7 +109,7 @@ def add_command(commands: Any) -> None:
                        "DEPLOYABLE_LEDGER, [ledger] url in the targets file, deploy-ledger.db)")
     serve.add_argument("--targets-file", metavar="PATH", type=Path,
                        help="the targets file (default: deploy-targets.toml here)")
-    serve.set_defaults(run=_command("serve", _serve), format="text")
+    serve.set_defaults(run=command("serve", _serve), format="text")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -111,7 +118,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     from ..ledger.policy import find_policy_file
     from ..policy import PolicyError, load_policy
 
-    setup = _setup(args, need_targets=True)
+    setup = ledger_setup(args, need_targets=True)
     policy = None
     path = find_policy_file(args.policy, getattr(setup.targets, "path", None), setup.cwd)
     try:
@@ -128,7 +135,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.token_env:
         token = os.environ.get(args.token_env) or None
         if token is None:
-            _print(sys.stderr, f"{PROG} serve: {args.token_env} is not set: the service is "
+            print_line(sys.stderr, f"{PROG} serve: {args.token_env} is not set: the service is "
                                "read-only (write routes answer 403)")
         elif len(token) < MIN_TOKEN_LENGTH:
             raise CommandFailed(EXIT_USAGE, f"the token in {args.token_env} is shorter than "
@@ -169,11 +176,11 @@ def _serve(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     writes = (f"writes need the bearer token in {settings.token_env}" if settings.token
               else "read-only")
-    say: Callable[[str], None] = lambda line: _print(sys.stdout, one_line(line))  # noqa: E731
+    say: Callable[[str], None] = lambda line: print_line(sys.stdout, one_line(line))  # noqa: E731
     say(f"{PROG} serve: listening on http://{shown}:{port} (ledger {settings.ledger.shown}; "
         f"{writes}; suite {settings.suite or 'none'})")
     if not is_loopback(settings.host):
-        _print(sys.stderr, f"{PROG} serve: listening beyond loopback ({settings.host}): put "
+        print_line(sys.stderr, f"{PROG} serve: listening beyond loopback ({settings.host}): put "
                            "TLS in front (a reverse proxy), the token travels in every write")
     config = uvicorn.Config(build_app(settings), log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False, lifespan="on",

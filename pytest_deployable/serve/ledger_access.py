@@ -15,7 +15,7 @@ from typing import Any
 
 from ..keys import KeyFileError, PublicKey, load_public_key
 from ..ledger.can_i_deploy import rule_for, verifier_for
-from ..ledger.cli import CommandFailed
+from ..ledger.commands import CommandFailed
 from ..ledger.connection import LedgerError, check_revision, guard, revision
 from ..ledger.promotion import Promotion, PromotionRule, Verifier, decide
 from ..ledger.store import Ledger
