@@ -37,6 +37,8 @@ def serve(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     (["--policy", "missing.toml"], "policy file not found"),
     (["--key", "missing.pub"], "missing.pub"),
     (["--ledger", "mysql://x/y"], "is not supported"),
+    (["--allowed-host", "evil host"], "invalid host 'evil host'"),
+    (["--allowed-host", "deployable.example.com:8484"], "(no port)"),
 ])
 def test_usage_errors(project: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                       says: str) -> None:

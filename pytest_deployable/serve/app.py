@@ -18,9 +18,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..envelope import open_document
 from ..gate import VerdictFileError, parse_json
@@ -35,7 +37,7 @@ from .bodies import FLAGGER_HOOKS, Problem, deployment, flagger_call, json_body,
 from .checks import CheckRunner
 from .ledger_access import LedgerAccess, RuleError
 from .page import render_page
-from .settings import Settings
+from .settings import Settings, host_allowed
 
 __all__ = ["CAN_I_DEPLOY_STATUS", "build_app"]
 
@@ -257,6 +259,35 @@ class Service:
         return self.json(403 if deployable else 200, {**facts, "rollback": not deployable})
 
 
+class _HostCheck:
+    """400 for a request whose ``Host`` header does not name this service.
+
+    A web page can point a name of its own at the service's address (DNS rebinding) and
+    have a browser on the same machine or network call it; the browser then sends the
+    page's name as ``Host``. The read routes need no token, and ``GET /v1/check`` starts a
+    suite run against a real target, so such requests are refused before any route runs.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hosts = [value.decode("latin-1") for name, value in scope["headers"]
+                     if name == b"host"]
+            allowed = self.service.settings.allowed_hosts
+            # Two Host headers could mean one thing here and another to a proxy: refused.
+            if len(hosts) != 1 or not host_allowed(hosts[0], allowed):
+                shown = one_line(hosts[0][:100]) if len(hosts) == 1 else f"{len(hosts)} headers"
+                response = self.service.json(400, {"error": (
+                    f"the Host header ({shown}) does not name this service; it answers to "
+                    f"{', '.join(allowed)} (deployable serve --allowed-host NAME adds one)")})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def build_app(settings: Settings) -> Starlette:
     """The ASGI application serving ``settings``."""
     service = Service(settings)
@@ -295,7 +326,8 @@ def build_app(settings: Settings) -> Starlette:
         Route("/v1/deployments", service.record_deployment, methods=["POST"]),
         Route("/v1/flagger/{hook}", service.flagger, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(_HostCheck, service=service)], exception_handlers={
         Problem: problem, HTTPException: http_error, Exception: crash})
     app.state.service = service
     return app

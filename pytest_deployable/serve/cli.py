@@ -30,10 +30,12 @@ from ..ledger.commands import (
 from ..untrusted import one_line
 from .settings import (
     DEFAULT_LISTEN,
+    LOOPBACK_NAMES,
     MAX_BODY,
     MIN_TOKEN_LENGTH,
     Settings,
     is_loopback,
+    parse_allowed_host,
     parse_listen,
 )
 
@@ -64,6 +66,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _allowed_host(text: str) -> str:
+    try:
+        return parse_allowed_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _bytes(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"expected a number of bytes of 1 or more, not {text!r}")
@@ -84,6 +93,11 @@ def add_command(commands: Any) -> None:
                        default=parse_listen(DEFAULT_LISTEN),
                        help=f"where to listen (default {DEFAULT_LISTEN}; port 0: any free "
                        "port, printed at start)")
+    serve.add_argument("--allowed-host", metavar="NAME", type=_allowed_host, action="append",
+                       default=[],
+                       help="a name requests must carry in their Host header, such as "
+                       "deployable.example.com, *.example.com or * for any (repeatable); others "
+                       "get 400. Default: the loopback names when listening on loopback, else any")
     serve.add_argument("--suite", metavar="PATH", type=Path,
                        help="the deployment checks GET /v1/check runs (a folder or file)")
     serve.add_argument("--token-env", metavar="NAME",
@@ -147,10 +161,16 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not suite.exists():
             raise CommandFailed(EXIT_USAGE, f"--suite {args.suite}: no such file or folder")
     host, port = args.listen
+    allowed = tuple(dict.fromkeys(args.allowed_host))
+    if not allowed:
+        # On loopback only this machine's names can be meant; beyond it, the names a
+        # controller uses (a Kubernetes service, a load balancer) are not known here.
+        allowed = (*LOOPBACK_NAMES, host.lower()) if is_loopback(host) else ("*",)
     return Settings(host=host, port=port, ledger=setup.url, cwd=setup.cwd,
                     targets=setup.targets, policy=policy, keys=keys, token=token,
                     token_env=args.token_env, suite=suite, cache=args.cache,
-                    check_timeout=args.check_timeout, max_body=args.max_body)
+                    check_timeout=args.check_timeout, max_body=args.max_body,
+                    allowed_hosts=tuple(dict.fromkeys(allowed)))
 
 
 def _bind(host: str, port: int) -> socket.socket:

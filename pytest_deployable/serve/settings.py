@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from ..keys import PublicKey
 from ..ledger.urls import LedgerURL
 
-__all__ = ["DEFAULT_LISTEN", "MAX_BODY", "MIN_TOKEN_LENGTH", "Settings", "parse_listen"]
+__all__ = ["DEFAULT_LISTEN", "LOOPBACK_NAMES", "MAX_BODY", "MIN_TOKEN_LENGTH", "Settings",
+           "host_allowed", "host_of", "parse_allowed_host", "parse_listen"]
 
 DEFAULT_LISTEN = "127.0.0.1:8484"
 #: The largest request body accepted (413 above it); a verdict of ~5,000 checks fits.
@@ -49,6 +51,58 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: The Host names a service listening on loopback answers to unless ``--allowed-host`` says.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+_NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
+
+
+def parse_allowed_host(text: str) -> str:
+    """An ``--allowed-host`` value: a host name or address, ``*.DOMAIN``, or ``*``; ValueError."""
+    name = text.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name == "*" or _NAME.fullmatch(name) or _is_address(name):
+        return name
+    raise ValueError(f"invalid host {text!r}: give a name such as deployable.example.com, an "
+                     "address, *.example.com for its subdomains, or * for any (no port)")
+
+
+def host_of(header: str) -> str | None:
+    """The host of a ``Host`` header (``name``, ``name:port``, ``[v6]:port``), lower case;
+    None if it is not one."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        host, colon, port = value.partition(":")
+        rest = colon + port
+    if rest and not (rest[0] == ":" and (rest[1:].isdigit() or rest == ":")):
+        return None
+    return host or None
+
+
+def host_allowed(header: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a request's ``Host`` header names this service, by ``allowed``."""
+    if "*" in allowed:
+        return True
+    host = host_of(header) if header is not None else None
+    if host is None:
+        return False
+    return any(host == name or (name.startswith("*.") and host.endswith(name[1:]))
+               for name in allowed)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's configuration, checked."""
@@ -70,6 +124,9 @@ class Settings:
     cache: float = 30.0
     check_timeout: float = 600.0
     max_body: int = MAX_BODY
+    allowed_hosts: tuple[str, ...] = ("*",)
+    """The ``Host`` names requests must carry (``*``: any); others get 400. Without
+    ``--allowed-host``: the loopback names when listening on loopback, else any."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
