@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from _fleet import deployability, fleet_targets
 from _sshd import SshServer
 from conftest import host_ssh_server, require
 
@@ -23,18 +22,6 @@ def forced_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]
     with host_ssh_server(tmp_path_factory.mktemp("forced-sshd"), (GOOD, FORCED, HANGING),
                          force_commands={FORCED: "/bin/true", HANGING: "/bin/sleep 10"}) as server:
         yield server
-
-
-def write_targets(pytester: pytest.Pytester, hosts: list[str], timeout: float = 10) -> None:
-    pytester.path.joinpath("deploy-targets.toml").write_text(
-        f"[targets.fleet]\nhosts = {json.dumps(hosts)}\ntimeout = {timeout}\n"
-    )
-
-
-def deployability(pytester: pytest.Pytester) -> dict[str, Any]:
-    data = json.loads((pytester.path / "deploy-verdict.json").read_text())
-    result: dict[str, Any] = data["predicate"]["deployability"]
-    return result
 
 
 # Each of these passes on a host that runs no command and exits 0.
@@ -61,7 +48,7 @@ def test_a_host_that_runs_no_commands_fails_its_checks(
 ) -> None:
     if scheme == "paramiko":
         require("paramiko")
-    write_targets(pytester, [forced_sshd.spec(scheme, GOOD), forced_sshd.spec(scheme, FORCED)])
+    fleet_targets(pytester, [forced_sshd.spec(scheme, GOOD), forced_sshd.spec(scheme, FORCED)])
     pytester.makepyfile(test_fleet=CHECKS)
     result = pytester.runpytest_subprocess("--deploy-target=fleet", "-n", workers,
                                            "-p", "no:cacheprovider", timeout=120)
@@ -94,7 +81,7 @@ def test_a_host_whose_commands_hang_is_bounded_by_the_target_timeout(
 ) -> None:
     if scheme == "paramiko":
         require("paramiko")
-    write_targets(pytester, [forced_sshd.spec(scheme, HANGING)], timeout=2)
+    fleet_targets(pytester, [forced_sshd.spec(scheme, HANGING)], timeout=2)
     pytester.makepyfile(test_fleet=CHECKS)
     # The subprocess timeout is a backstop for the test itself, far above the bound.
     result = pytester.runpytest_subprocess("--deploy-target=fleet", "-n", workers,

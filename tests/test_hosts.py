@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _fleet import deployability, fleet_targets
 from _sshd import SilentServer, SshServer
 from conftest import host_ssh_server, require
 
@@ -21,21 +22,6 @@ def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     for the whole module."""
     with host_ssh_server(tmp_path_factory.mktemp("sshd"), ("127.0.0.1", "127.0.0.2")) as server:
         yield server
-
-
-def targets(pytester: pytest.Pytester, hosts: list[str], *, timeout: float = 10,
-            roles: dict[str, list[str]] | None = None, extra: str = "") -> None:
-    lines = ["[targets.fleet]", f"hosts = {json.dumps(hosts)}", f"timeout = {timeout}", extra]
-    if roles:
-        lines.append("[targets.fleet.roles]")
-        lines += [f"{role} = {json.dumps(specs)}" for role, specs in roles.items()]
-    pytester.path.joinpath("deploy-targets.toml").write_text("\n".join(lines) + "\n")
-
-
-def deployability(pytester: pytest.Pytester) -> dict[str, Any]:
-    data = json.loads((pytester.path / "deploy-verdict.json").read_text())
-    result: dict[str, Any] = data["predicate"]["deployability"]
-    return result
 
 
 def outcomes(ext: dict[str, Any]) -> dict[str, str]:
@@ -61,7 +47,7 @@ def test_not_a_check(host):
 def test_a_host_check_runs_once_per_host_with_ids_naming_the_host(
     pytester: pytest.Pytester,
 ) -> None:
-    targets(pytester, ["local://"])
+    fleet_targets(pytester, ["local://"])
     pytester.makepyfile(test_fleet=CHECKS.replace("def test_not_a_check", "def _helper"))
     result = pytester.runpytest("--deploy-target=fleet", "-v")
     assert result.ret == 0
@@ -90,7 +76,7 @@ def test_ssh_and_paramiko_hosts_each_run_every_check(
     if scheme == "paramiko":
         require("paramiko")
     specs = [ssh_server.spec(scheme, address) for address in ssh_server.addresses]
-    targets(pytester, specs)
+    fleet_targets(pytester, specs)
     pytester.makepyfile(test_fleet="""
         import pytest
 
@@ -122,7 +108,7 @@ def test_connections_are_reused_across_checks_and_modules(
     pytester: pytest.Pytester, ssh_server: SshServer
 ) -> None:
     require("paramiko")
-    targets(pytester, [ssh_server.spec("paramiko"), ssh_server.spec("ssh")])
+    fleet_targets(pytester, [ssh_server.spec("paramiko"), ssh_server.spec("ssh")])
     record = """
         import pytest
 
@@ -156,7 +142,7 @@ def test_connections_are_reused_across_checks_and_modules(
 def test_roles_and_only_hosts_choose_the_hosts_of_a_check(pytester: pytest.Pytester) -> None:
     # Three distinct local hosts: testinfra keys local:// by its spec and options.
     web1, web2, db = "local://?controlpersist=1", "local://?controlpersist=2", "local://"
-    targets(pytester, [], roles={"web": [web1, web2], "db": [db]})
+    fleet_targets(pytester, [], roles={"web": [web1, web2], "db": [db]})
     # Another target defines the roles this one lacks (only_hosts names must exist).
     with pytester.path.joinpath("deploy-targets.toml").open("a") as handle:
         handle.write('[targets.other.roles]\ncache = ["local://"]\nqueue = ["local://"]\n')
@@ -202,7 +188,7 @@ def test_roles_and_only_hosts_choose_the_hosts_of_a_check(pytester: pytest.Pytes
 def test_only_hosts_matches_host_names_by_glob(
     pytester: pytest.Pytester, ssh_server: SshServer
 ) -> None:
-    targets(pytester, [ssh_server.spec("ssh", address) for address in ssh_server.addresses])
+    fleet_targets(pytester, [ssh_server.spec("ssh", address) for address in ssh_server.addresses])
     pytester.makepyfile(test_glob="""
         import pytest
 
@@ -218,7 +204,7 @@ def test_only_hosts_matches_host_names_by_glob(
 
 
 def test_only_hosts_without_arguments_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    targets(pytester, ["local://"])
+    fleet_targets(pytester, ["local://"])
     pytester.makepyfile("""
         import pytest
 
@@ -242,7 +228,7 @@ def test_an_unreachable_host_fails_its_checks_fast_and_the_others_still_report(
         refused = ssh_server.spec(scheme, port=1)
         hanging = ssh_server.spec(scheme, port=silent.port)
         alive = ssh_server.spec(scheme)
-        targets(pytester, [alive, refused, hanging], timeout=2)
+        fleet_targets(pytester, [alive, refused, hanging], timeout=2)
         pytester.makepyfile(test_fleet="""
             import pytest
 
@@ -287,7 +273,7 @@ def test_an_unreachable_host_fails_its_checks_fast_and_the_others_still_report(
 
 
 def test_hosts_on_the_command_line_win_over_the_target(pytester: pytest.Pytester) -> None:
-    targets(pytester, ["ssh://deploy@192.0.2.1"])
+    fleet_targets(pytester, ["ssh://deploy@192.0.2.1"])
     pytester.makepyfile("""
         import pytest
 
@@ -321,7 +307,7 @@ def test_a_target_without_hosts_fails_its_host_checks(
 
 
 def test_a_host_spec_testinfra_cannot_use_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    targets(pytester, ["telnet://old-box"])
+    fleet_targets(pytester, ["telnet://old-box"])
     pytester.makepyfile("""
         import pytest
 
@@ -343,7 +329,7 @@ def test_secret_host_specs_are_redacted_from_ids_output_and_verdict(
     monkeypatch.setenv("FLEET_SECRET_ADDRESS", "127.0.0.2")
     spec = ssh_server.spec("ssh").replace("127.0.0.1", "${FLEET_SECRET_ADDRESS}")
     dead = "ssh://${FLEET_SECRET_ADDRESS}:1?timeout=2"
-    targets(pytester, [spec, dead])
+    fleet_targets(pytester, [spec, dead])
     pytester.makepyfile("""
         import pytest
 
@@ -368,7 +354,7 @@ def test_distributed_host_checks_reach_the_same_verdict(
 ) -> None:
     require("xdist")
     specs = [ssh_server.spec("ssh", address) for address in ssh_server.addresses]
-    targets(pytester, [*specs, "local://", ssh_server.spec("ssh", port=1)], timeout=3,
+    fleet_targets(pytester, [*specs, "local://", ssh_server.spec("ssh", port=1)], timeout=3,
             roles={"web": specs})
     pytester.makepyfile(test_fleet="""
         import pytest
@@ -413,7 +399,7 @@ def test_the_gate_accepts_a_host_verdict_and_refuses_edited_host_counts(
 ) -> None:
     from pytest_deployable.gate import VerdictFileError, check_statement
 
-    targets(pytester, ["local://", ssh_server.spec("ssh", port=1)], timeout=2)
+    fleet_targets(pytester, ["local://", ssh_server.spec("ssh", port=1)], timeout=2)
     pytester.makepyfile("""
         import pytest
 
@@ -482,7 +468,7 @@ def test_roles_in_the_targets_file(tmp_path: Path) -> None:
 def test_markdown_summary_has_a_hosts_table_and_ssh_masters_are_stopped(
     pytester: pytest.Pytester, ssh_server: SshServer
 ) -> None:
-    targets(pytester, [ssh_server.spec("ssh"), ssh_server.spec("ssh", port=1)], timeout=2)
+    fleet_targets(pytester, [ssh_server.spec("ssh"), ssh_server.spec("ssh", port=1)], timeout=2)
     pytester.makepyfile("""
         import pytest
 

@@ -10,12 +10,12 @@ against it (docs/development.md).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _fleet import deployability, fleet_targets
 from _sshd import (
     ASYNCSSH,
     OPENSSH,
@@ -40,25 +40,13 @@ def fallback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
         yield dataclasses.replace(server, check_scheme=require_ssh_client)
 
 
-def write_targets(pytester: pytest.Pytester, hosts: list[str], timeout: float = 10) -> None:
-    pytester.path.joinpath("deploy-targets.toml").write_text(
-        f"[targets.fleet]\nhosts = {json.dumps(hosts)}\ntimeout = {timeout}\n"
-    )
-
-
-def deployability(pytester: pytest.Pytester) -> dict[str, Any]:
-    data = json.loads((pytester.path / "deploy-verdict.json").read_text())
-    result: dict[str, Any] = data["predicate"]["deployability"]
-    return result
-
-
 @pytest.mark.parametrize("scheme", ["ssh", "paramiko"])
 def test_host_checks_pass_over_one_connection_per_host(
     pytester: pytest.Pytester, fallback: SshServer, scheme: str
 ) -> None:
     if scheme == "paramiko":
         require("paramiko")
-    write_targets(pytester, [fallback.spec(scheme, GOOD), fallback.spec(scheme, SECOND)])
+    fleet_targets(pytester, [fallback.spec(scheme, GOOD), fallback.spec(scheme, SECOND)])
     pytester.makepyfile(test_fleet=f"""
         import pytest
 
@@ -91,7 +79,7 @@ def test_a_forced_command_and_a_hanging_one_fail_the_verdict(
     pytester: pytest.Pytester, fallback: SshServer
 ) -> None:
     hosts = {address: fallback.spec("ssh", address) for address in (GOOD, FORCED, HANGING)}
-    write_targets(pytester, list(hosts.values()), timeout=2)
+    fleet_targets(pytester, list(hosts.values()), timeout=2)
     pytester.makepyfile(test_fleet="""
         import pytest
 
