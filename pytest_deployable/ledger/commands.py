@@ -161,9 +161,11 @@ def ledger_setup(args: argparse.Namespace, *, need_targets: bool = False) -> Set
     return Setup(url, targets, cwd)
 
 
-def missing_extra(exc: ImportError) -> CommandFailed:
-    return CommandFailed(EXIT_USAGE, f"the ledger needs the ledger extra ({exc.name} is "
-                         "missing): pip install 'pytest-deployable[ledger]'")
+def missing_extra(exc: ImportError, what: str = "the ledger", extra: str = "ledger",
+                  ) -> CommandFailed:
+    """The usage error of a command whose extra is not installed: what to install."""
+    return CommandFailed(EXIT_USAGE, f"{what} needs the {extra} extra ({exc.name} is "
+                         f"missing): pip install 'pytest-deployable[{extra}]'")
 
 
 def open_ledger(setup: Setup, *, write: bool) -> Any:

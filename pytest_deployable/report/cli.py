@@ -25,6 +25,7 @@ from ..ledger.commands import (
     emit,
     ledger_call,
     ledger_setup,
+    missing_extra,
     open_ledger,
     print_line,
     time_option,
@@ -162,8 +163,7 @@ def _report_body(args: argparse.Namespace) -> int:
 
         from . import render_report
     except ImportError as exc:
-        raise CommandFailed(EXIT_USAGE, f"the report page needs the report extra ({exc.name} "
-                            "is missing): pip install 'pytest-deployable[report]'") from None
+        raise missing_extra(exc, "the report page", "report") from None
     setup = ledger_setup(args)
     if isinstance(args.since, datetime) and args.since > datetime.now(timezone.utc):
         raise CommandFailed(EXIT_USAGE, f"--since {args.since:%Y-%m-%dT%H:%M:%SZ} is in the "

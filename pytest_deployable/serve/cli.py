@@ -25,6 +25,7 @@ from ..ledger.commands import (
     CommandFailed,
     command,
     ledger_setup,
+    missing_extra,
     print_line,
 )
 from ..untrusted import one_line
@@ -188,8 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         from .app import build_app
     except ImportError as exc:
-        raise CommandFailed(EXIT_USAGE, f"deployable serve needs the serve extra ({exc.name} "
-                            "is missing): pip install 'pytest-deployable[serve]'") from None
+        raise missing_extra(exc, "deployable serve", "serve") from None
     settings = _settings(args)
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
