@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import read_verdict
 
 
 def fleet_targets(pytester: pytest.Pytester, hosts: list[str], *, timeout: float = 10,
@@ -20,6 +21,6 @@ def fleet_targets(pytester: pytest.Pytester, hosts: list[str], *, timeout: float
 
 def deployability(pytester: pytest.Pytester) -> dict[str, Any]:
     """The ``deployability`` part of the run's verdict file."""
-    data = json.loads((pytester.path / "deploy-verdict.json").read_text())
-    result: dict[str, Any] = data["predicate"]["deployability"]
+    result: dict[str, Any] = read_verdict(pytester.path / "deploy-verdict.json")[
+        "predicate"]["deployability"]
     return result

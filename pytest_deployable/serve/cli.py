@@ -162,7 +162,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if not suite.exists():
             raise CommandFailed(EXIT_USAGE, f"--suite {args.suite}: no such file or folder")
     host, port = args.listen
-    allowed = tuple(dict.fromkeys(args.allowed_host))
+    allowed = tuple(args.allowed_host)
     if not allowed:
         # On loopback only this machine's names can be meant; beyond it, the names a
         # controller uses (a Kubernetes service, a load balancer) are not known here.
